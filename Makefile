@@ -1,0 +1,29 @@
+# Two commands do all the set-up on a bare machine: `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+CORES ?= all
+
+.PHONY: setup run test lint clean
+
+$(STAMP): envs/requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --upgrade --quiet pip
+	$(BIN)/pip install --quiet -r envs/requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/snakemake --cores $(CORES) --configfile config.yaml
+
+lint: setup
+	$(BIN)/snakemake --lint
+
+test: lint
+	$(BIN)/python -m pytest tests
+
+clean:
+	rm -rf results .snakemake

@@ -1,0 +1,25 @@
+# heatcheck: saliency maps -> metric scores -> how far the metrics can be trusted.
+# See README.md. This file and rules/*.smk never import torch: parsing stays light on login nodes.
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/models.smk"
+include: "rules/figures.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True
+
+
+rule figures:
+    input:
+        figure_targets(),

@@ -1,0 +1,48 @@
+rule train_model:
+    input:
+        "results/{dataset}/images.zarr",
+    output:
+        model="results/{dataset}/models/{model}.pt",
+        report="results/{dataset}/models/{model}.json",
+    params:
+        spec=model_spec,
+    wildcard_constraints:
+        model="|".join(TRAINED),
+    conda:
+        "../envs/environment.yaml"
+    log:
+        "results/{dataset}/logs/train_model/{model}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/train_model/{model}.tsv"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=4000,
+        runtime=120,
+    script:
+        "../workflow/scripts/train_model.py"
+
+
+rule load_model:
+    input:
+        "results/{dataset}/images.zarr",
+    output:
+        model="results/{dataset}/models/{model}.pt",
+        report="results/{dataset}/models/{model}.json",
+    params:
+        spec=model_spec,
+    wildcard_constraints:
+        model="|".join(PRETRAINED),
+    conda:
+        "../envs/environment.yaml"
+    log:
+        "results/{dataset}/logs/load_model/{model}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/load_model/{model}.tsv"
+    threads: 2
+    resources:
+        gpu=1,
+        mem_mb=8000,
+        runtime=60,
+    script:
+        "../workflow/scripts/train_model.py"

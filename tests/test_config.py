@@ -1,0 +1,114 @@
+"""Config validation: defaults, and errors that name the key and list the valid choices."""
+
+import copy
+
+import pytest
+import yaml
+
+from heatcheck import HeatcheckError
+from heatcheck.archs import ARCHS
+from heatcheck.config import check_config, load_schema, study
+
+
+@pytest.fixture
+def cfg(root):
+    with open(root / "config.yaml") as fh:
+        return yaml.safe_load(fh)
+
+
+def test_shipped_config_is_valid_and_gets_defaults(cfg):
+    check_config(cfg)
+    assert cfg["target"] == "label"
+    assert cfg["models"]["lenet"]["source"] == "train"
+    assert cfg["datasets"]["shapes"]["distractors"] == [1, 3]
+    assert study(cfg) == [("shapes", "lenet"), ("shapes", "resnet8")]
+
+
+def test_explainer_defaults_are_the_papers(cfg):
+    cfg["explainers"] = {"integrated_gradients": None, "rise": {}, "lrp": {}}
+    check_config(cfg)
+    assert cfg["explainers"]["integrated_gradients"] == {"steps": 50, "baseline": "zero"}
+    assert cfg["explainers"]["rise"] == {"masks": 5000, "grid": 7, "p": 0.1}
+    assert cfg["explainers"]["lrp"]["epsilon"] == 1.0
+
+
+def _error(cfg, mutate) -> str:
+    c = copy.deepcopy(cfg)
+    mutate(c)
+    with pytest.raises(HeatcheckError) as exc:
+        check_config(c)
+    return str(exc.value)
+
+
+def test_typo_in_key_names_key_and_lists_valid_keys(cfg):
+    msg = _error(cfg, lambda c: c["models"]["lenet"].update(epocs=3))
+    assert "models.lenet.epocs" in msg and "epochs" in msg and "weight_decay" in msg
+
+
+def test_typo_in_dataset_param_lists_that_kinds_keys(cfg):
+    msg = _error(cfg, lambda c: c["datasets"]["shapes"].update(sise=64))
+    assert "datasets.shapes.sise" in msg and "n_train" in msg and "root" not in msg
+
+
+def test_top_level_typo(cfg):
+    msg = _error(cfg, lambda c: c.update(shard_sise=4))
+    assert "shard_sise" in msg and "shard_size" in msg
+
+
+@pytest.mark.parametrize("mutate, key, choice", [
+    (lambda c: c["datasets"]["shapes"].update(kind="shape"), "datasets.shapes.kind", "cifar10"),
+    (lambda c: c["models"]["lenet"].update(arch="lenet5"), "models.lenet.arch", "resnet20"),
+    (lambda c: c.update(explainers={"gradcan": {}}), "explainers.gradcan", "gradcam"),
+    (lambda c: c.update(metrics={"insertion_auc": {}}), "metrics.insertion_auc", "deletion"),
+    (lambda c: c.update(target="argmax"), "target", "predicted"),
+])
+def test_unknown_names_list_valid_choices(cfg, mutate, key, choice):
+    msg = _error(cfg, mutate)
+    assert key in msg and choice in msg
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda c: c["models"]["lenet"].update(epochs="ten"), "models.lenet.epochs"),
+    (lambda c: c.update(explainers={"rise": {"masks": 1.5}}), "explainers.rise.masks"),
+    (lambda c: c["datasets"]["shapes"].update(n_eval=[3]), "datasets.shapes.n_eval"),
+    (lambda c: c.update(shard_size="8"), "shard_size"),
+])
+def test_wrong_types_name_the_key(cfg, mutate, key):
+    msg = _error(cfg, mutate)
+    assert key in msg and "type" in msg
+
+
+def test_missing_required_root_for_real_data(cfg):
+    msg = _error(cfg, lambda c: c["datasets"].update(inet={"kind": "imagenet"}))
+    assert "datasets.inet" in msg and "root" in msg
+
+
+def test_dataset_naming_an_undefined_model(cfg):
+    msg = _error(cfg, lambda c: c["datasets"]["shapes"].update(models=["lenet", "vgg"]))
+    assert "datasets.shapes.models" in msg and "'vgg'" in msg and "resnet8" in msg
+
+
+def test_cam_not_applicable_to_lenet(cfg):
+    msg = _error(cfg, lambda c: c.update(explainers={"cam": None}))
+    assert "explainers.cam" in msg and "lenet" in msg and "not applicable" in msg
+
+
+def test_cam_accepted_on_gap_models_only(cfg):
+    cfg["datasets"]["shapes"]["models"] = ["resnet8"]
+    cfg["explainers"] = {"cam": None}
+    check_config(cfg)
+
+
+def test_pretrained_needs_a_torchvision_arch(cfg):
+    msg = _error(cfg, lambda c: c["models"]["lenet"].update(source="pretrained"))
+    assert "models.lenet.source" in msg and "resnet50" in msg
+
+
+def test_schema_names_match_registries():
+    from heatcheck.data import DATASETS
+    from heatcheck.models import MODELS
+
+    schema = load_schema()
+    assert sorted(schema["$defs"]["dataset"]["properties"]["kind"]["enum"]) == DATASETS.names()
+    assert sorted(schema["$defs"]["model"]["properties"]["arch"]["enum"]) == MODELS.names()
+    assert sorted(ARCHS) == MODELS.names()

@@ -1,0 +1,136 @@
+"""Validation of config.yaml against its JSON schema, with defaults and readable errors.
+
+Torch-free: the Snakefile calls :func:`check_config` before any job starts.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from . import HeatcheckError
+from .archs import ARCHS
+
+SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+
+
+def load_schema() -> dict:
+    with open(SCHEMA_PATH) as fh:
+        return yaml.safe_load(fh)
+
+
+def _with_defaults(cls):
+    """A validator class that fills ``default`` values of ``properties`` while validating."""
+    validate_properties = cls.VALIDATORS["properties"]
+
+    def set_defaults(validator, properties, instance, schema):
+        if isinstance(instance, dict):
+            for key, sub in properties.items():
+                if isinstance(sub, dict) and "default" in sub:
+                    instance.setdefault(key, copy.deepcopy(sub["default"]))
+        yield from validate_properties(validator, properties, instance, schema)
+
+    return jsonschema.validators.extend(cls, {"properties": set_defaults})
+
+
+_Validator = _with_defaults(jsonschema.Draft202012Validator)
+
+
+def _key(path) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def _allowed_keys(schema: dict) -> list[str]:
+    keys = set(schema.get("properties", {}))
+    for sub in schema.get("allOf", []):
+        keys |= set(sub.get("then", {}).get("properties", {}))
+    return sorted(keys)
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    """One line that names the offending key and, where there are any, the valid choices."""
+    where = _key(error.absolute_path)
+    v = error.validator
+    if v == "additionalProperties":
+        allowed = _allowed_keys(error.schema)
+        extra = sorted(set(error.instance) - set(allowed))
+        names = ", ".join(f"{where}.{k}" if error.absolute_path else k for k in extra)
+        return f"unknown config key {names}; valid keys here: {', '.join(allowed) or '(none)'}"
+    if v == "enum":
+        return (f"config key {where} = {error.instance!r} is not a valid choice; "
+                f"valid choices: {', '.join(map(str, error.validator_value))}")
+    if v == "type":
+        want = error.validator_value
+        want = " or ".join(want) if isinstance(want, list) else want
+        return f"config key {where} must be of type {want}, got {error.instance!r} ({type(error.instance).__name__})"
+    if v == "required":
+        return f"config key {where}: {error.message}"
+    if v == "propertyNames":
+        return f"config key {where}: name {error.instance!r} must be lowercase letters, digits and _"
+    return f"config key {where}: {error.message}"
+
+
+def check_config(config: dict) -> dict:
+    """Validate ``config`` in place, fill schema defaults, and cross-check names.
+
+    Parameters
+    ----------
+    config : dict
+        The parsed config.yaml (Snakemake's ``config``).
+
+    Returns
+    -------
+    dict
+        The same object, with defaults filled in.
+
+    Raises
+    ------
+    HeatcheckError
+        On the first problem, naming the config key and listing the valid choices.
+    """
+    for key in ("explainers", "metrics"):
+        section = config.get(key)
+        if isinstance(section, dict):  # "grad:" with nothing after it means default parameters
+            for name, params in section.items():
+                if params is None:
+                    section[name] = {}
+    validator = _Validator(load_schema())
+    errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
+    if errors:
+        # prefer the deepest error along the first offending path: it names the precise key
+        best = jsonschema.exceptions.best_match(errors)
+        raise HeatcheckError("invalid configuration: " + _describe(best))
+    _cross_check(config)
+    return config
+
+
+def _cross_check(config: dict) -> None:
+    models = config["models"]
+    for name, spec in models.items():
+        info = ARCHS[spec["arch"]]
+        if spec["source"] == "pretrained" and not info["torchvision"]:
+            raise HeatcheckError(
+                f"config key models.{name}.source = 'pretrained' needs a torchvision architecture; "
+                f"{spec['arch']!r} has no pretrained weights (valid: "
+                f"{', '.join(a for a, i in ARCHS.items() if i['torchvision'])}); use source: train")
+    for dname, dspec in config["datasets"].items():
+        dspec.setdefault("models", sorted(models))
+        for m in dspec["models"]:
+            if m not in models:
+                raise HeatcheckError(
+                    f"config key datasets.{dname}.models names {m!r}, which is not defined under "
+                    f"models; valid choices: {', '.join(sorted(models))}")
+        for m in dspec["models"]:
+            if "cam" in config.get("explainers", {}) and not ARCHS[models[m]["arch"]]["gap_fc"]:
+                raise HeatcheckError(
+                    f"config key explainers.cam is not applicable to model {m!r} "
+                    f"(arch {models[m]['arch']!r}): CAM needs global average pooling followed by one "
+                    f"linear layer; use gradcam, or remove {m!r} from datasets.{dname}.models")
+
+
+def study(config: dict) -> list[tuple[str, str]]:
+    """The (dataset, model) pairs of a validated config, in config order."""
+    return [(d, m) for d, spec in config["datasets"].items() for m in spec["models"]]

@@ -1,0 +1,100 @@
+"""Dataset kinds: the registry and what every kind returns."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .. import HeatcheckError
+from ..registry import Registry
+
+#: Dataset kinds by config name (``datasets.<name>.kind``).
+DATASETS: Registry["DatasetKind"] = Registry("dataset kind")
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class Split:
+    """Images of one split as the model sees them before normalization.
+
+    Attributes
+    ----------
+    images : (N, C, H, W) float32 in [0, 1]
+    labels : (N,) int64 class index (the model's output index)
+    ids : N stable image ids (file stems, or ``<kind>-<split>-<index>`` for generated data)
+    boxes : (N, K, 4) int32 boxes ``x0, y0, x1, y1`` (half-open pixel ranges) of the labelled
+        object, rows of -1 pad images with fewer than K boxes; None where the kind has no boxes
+    masks : (N, H, W) bool pixel mask of the labelled object; None where the kind has no masks
+    """
+
+    images: np.ndarray
+    labels: np.ndarray
+    ids: list[str]
+    boxes: np.ndarray | None = None
+    masks: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __post_init__(self):
+        n = len(self.images)
+        if self.images.ndim != 4:
+            raise ValueError(f"images must be (N, C, H, W), got shape {self.images.shape}")
+        if len(self.labels) != n or len(self.ids) != n:
+            raise ValueError("images, labels and ids must have the same length")
+        if len(set(self.ids)) != n:
+            raise ValueError("image ids must be unique")
+        self.images = np.ascontiguousarray(self.images, dtype=np.float32)
+        self.labels = np.asarray(self.labels, dtype=np.int64)
+
+
+@dataclass
+class Loaded:
+    """What a dataset kind produces: its splits and metadata."""
+
+    splits: dict[str, Split]
+    class_names: list[str]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    attrs: dict = field(default_factory=dict)
+
+
+class DatasetKind:
+    """Base class of dataset kinds. Subclasses are registered in :data:`DATASETS`.
+
+    Parameters are the keys of ``datasets.<name>`` in config.yaml (after schema defaults),
+    less ``kind`` and ``models``.
+    """
+
+    name: str = ""
+    #: whether images come with object boxes / pixel masks (the pointing game needs boxes)
+    has_boxes: bool = False
+    has_masks: bool = False
+
+    def __init__(self, **params):
+        self.params = params
+
+    def load(self) -> Loaded:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+def boxes_from_masks(masks: np.ndarray) -> np.ndarray:
+    """Tight (N, 1, 4) half-open boxes around each mask; -1 rows for empty masks."""
+    n = len(masks)
+    out = np.full((n, 1, 4), -1, dtype=np.int32)
+    for i, m in enumerate(masks):
+        ys, xs = np.nonzero(m)
+        if len(xs):
+            out[i, 0] = (xs.min(), ys.min(), xs.max() + 1, ys.max() + 1)
+    return out
+
+
+def split_indices(n: int, n_eval: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A seeded random train / eval partition of ``range(n)`` (each part sorted)."""
+    if not 0 < n_eval < n:
+        raise HeatcheckError(f"n_eval must be between 1 and {n - 1} for {n} images, got {n_eval}")
+    perm = np.random.default_rng(seed).permutation(n)
+    return np.sort(perm[n_eval:]), np.sort(perm[:n_eval])

@@ -1,0 +1,125 @@
+"""Model registry: torchvision's ImageNet zoo and CIFAR-style nets, checkpoints, layer lookup.
+
+Models take *normalized* images (``(x - mean) / std`` with the dataset's constants), as in
+both papers: explainers and metrics work in that space (zero = the dataset mean).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import partial
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .. import HeatcheckError, __version__
+from ..archs import ARCHS
+from ..registry import Registry
+from . import cifar, zoo
+
+#: arch name -> builder ``f(num_classes, input_size) -> nn.Module``
+MODELS: Registry = Registry("model architecture")
+
+
+def _register(name, fn):
+    MODELS.register(name)(type(name, (), {"build": staticmethod(fn)}))
+
+
+_register("lenet", lambda num_classes, input_size: cifar.LeNet(num_classes, input_size))
+for _d in (8, 20, 32, 44, 56):
+    _register(f"resnet{_d}", partial(lambda d, num_classes, input_size: cifar.CifarResNet(d, num_classes, input_size), _d))
+for _a in zoo.WEIGHTS:
+    _register(_a, partial(lambda a, num_classes, input_size: zoo.build(a, num_classes), _a))
+
+
+def _no_inplace(model: nn.Module) -> nn.Module:
+    # hook-based explainers (guided backprop, DeepSHAP, LRP) need out-of-place ReLUs
+    for m in model.modules():
+        if isinstance(m, nn.ReLU):
+            m.inplace = False
+    return model
+
+
+def build_model(arch: str, num_classes: int, input_size: int) -> nn.Module:
+    """An untrained ``arch`` with ``num_classes`` outputs for ``input_size`` square images."""
+    return _no_inplace(MODELS.get(arch).build(num_classes=num_classes, input_size=input_size))
+
+
+def last_conv(model: nn.Module) -> nn.Module:
+    """The module whose output is the last convolutional feature map (Grad-CAM's layer).
+
+    For ResNets the last residual stage (its output is what the final average pooling sees); for
+    VGG/AlexNet/LeNet the last ReLU of ``features``.
+    """
+    for attr in ("layer4", "layer3"):
+        if hasattr(model, attr):
+            return getattr(model, attr)
+    if hasattr(model, "features"):
+        relus = [m for m in model.features if isinstance(m, nn.ReLU)]
+        return relus[-1]
+    raise HeatcheckError(f"no convolutional layer known for {type(model).__name__}")
+
+
+def gap_fc(model: nn.Module) -> nn.Linear | None:
+    """The single linear layer after global average pooling (CAM), or None if the model lacks one."""
+    fc = getattr(model, "fc", None)
+    return fc if isinstance(fc, nn.Linear) and isinstance(getattr(model, "avgpool", None), nn.AdaptiveAvgPool2d) else None
+
+
+def file_checksum(path) -> str:
+    """SHA-256 of a file (checkpoint provenance in saliency attributes)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def save_checkpoint(path, model: nn.Module, arch: str, num_classes: int, input_size: int,
+                    mean, std, extra: dict | None = None) -> None:
+    """Write a checkpoint that :func:`load_checkpoint` rebuilds without other information."""
+    torch.save({
+        "arch": arch, "num_classes": int(num_classes), "input_size": int(input_size),
+        "mean": [float(v) for v in mean], "std": [float(v) for v in std],
+        "state_dict": model.state_dict(), "heatcheck_version": __version__, **(extra or {}),
+    }, path)
+
+
+def load_checkpoint(path, arch: str | None = None, num_classes: int | None = None) -> tuple[nn.Module, dict]:
+    """Rebuild a model from a heatcheck checkpoint, in eval mode.
+
+    Parameters
+    ----------
+    path : checkpoint file
+    arch, num_classes : optional expectations; a checkpoint of another architecture or class
+        count is an error naming the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise HeatcheckError(f"model checkpoint {path} does not exist")
+    try:
+        meta = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise HeatcheckError(f"model checkpoint {path} is unreadable: {exc}") from exc
+    if not isinstance(meta, dict) or "state_dict" not in meta or "arch" not in meta:
+        raise HeatcheckError(f"{path} is not a heatcheck checkpoint (no 'arch'/'state_dict')")
+    if arch is not None and meta["arch"] != arch:
+        raise HeatcheckError(f"checkpoint {path} holds a {meta['arch']!r}, expected {arch!r}")
+    if num_classes is not None and meta["num_classes"] != num_classes:
+        raise HeatcheckError(f"checkpoint {path} has {meta['num_classes']} classes, the dataset has {num_classes}")
+    model = build_model(meta["arch"], meta["num_classes"], meta["input_size"])
+    model.load_state_dict(meta["state_dict"])
+    model.eval()
+    return model, meta
+
+
+def normalize(images: torch.Tensor, mean, std) -> torch.Tensor:
+    """``(images - mean) / std`` per channel, for (N, C, H, W) images in [0, 1]."""
+    mean = torch.as_tensor(mean, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+    std = torch.as_tensor(std, dtype=images.dtype, device=images.device).view(1, -1, 1, 1)
+    return (images - mean) / std
+
+
+__all__ = ["MODELS", "ARCHS", "build_model", "load_checkpoint", "save_checkpoint", "last_conv",
+           "gap_fc", "normalize", "file_checksum"]

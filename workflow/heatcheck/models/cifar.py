@@ -1,0 +1,79 @@
+"""CIFAR-style networks written in the package: LeNet and ResNet-8/20/32/44/56 (He et al. 2016).
+
+The residual nets are built from torchvision's ``BasicBlock`` so that zennit's ResNet
+canonizers recognise their blocks (LRP through skip connections).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torchvision.models.resnet import BasicBlock
+
+
+class LeNet(nn.Module):
+    """LeNet-5 for RGB images: two 5x5 conv + max-pool stages, three linear layers.
+
+    ReLUs are separate, non-inplace modules, as hook-based explainers require.
+    """
+
+    def __init__(self, num_classes: int = 10, input_size: int = 32, in_channels: int = 3):
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(in_channels, 6, 5), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(6, 16, 5), nn.ReLU(), nn.MaxPool2d(2),
+        )
+        side = ((input_size - 4) // 2 - 4) // 2
+        if side < 1:
+            raise ValueError(f"LeNet needs input_size >= 16, got {input_size}")
+        self.classifier = nn.Sequential(
+            nn.Flatten(), nn.Linear(16 * side * side, 120), nn.ReLU(),
+            nn.Linear(120, 84), nn.ReLU(), nn.Linear(84, num_classes),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class CifarResNet(nn.Module):
+    """ResNet for small images: a 3x3 stem, three stages of 16/32/64 channels, GAP, one linear.
+
+    ``depth = 6 n + 2`` (8, 20, 32, 44, 56); projection (1x1 conv) shortcuts where the shape
+    changes.
+    """
+
+    def __init__(self, depth: int, num_classes: int = 10, input_size: int = 32, in_channels: int = 3):
+        super().__init__()
+        if (depth - 2) % 6:
+            raise ValueError(f"CIFAR ResNet depth must be 6n+2, got {depth}")
+        n = (depth - 2) // 6
+        self.conv1 = nn.Conv2d(in_channels, 16, 3, padding=1, bias=False)
+        self.bn1 = nn.BatchNorm2d(16)
+        self.relu = nn.ReLU()
+        self.inplanes = 16
+        self.layer1 = self._stage(16, n, 1)
+        self.layer2 = self._stage(32, n, 2)
+        self.layer3 = self._stage(64, n, 2)
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(64, num_classes)
+        for m in self.modules():
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+
+    def _stage(self, planes: int, blocks: int, stride: int) -> nn.Sequential:
+        layers = []
+        for i in range(blocks):
+            s = stride if i == 0 else 1
+            down = None
+            if s != 1 or self.inplanes != planes:
+                down = nn.Sequential(nn.Conv2d(self.inplanes, planes, 1, stride=s, bias=False),
+                                     nn.BatchNorm2d(planes))
+            layers.append(BasicBlock(self.inplanes, planes, s, down))
+            self.inplanes = planes
+        return nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        return self.fc(self.flatten(self.avgpool(x)))

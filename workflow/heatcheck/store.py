@@ -1,0 +1,121 @@
+"""The on-disk layout of heatcheck's zarr stores: the only module that knows it.
+
+A dataset store ``results/{dataset}/images.zarr`` is a zarr group with one subgroup per split
+(``train``, ``eval``), each holding ``images`` (N, C, H, W) float32 in [0, 1], ``labels`` (N,)
+int64, ``ids`` (N,) str, and where the kind has them ``boxes`` (N, K, 4) int32 and ``masks``
+(N, H, W) bool. Group attributes: ``class_names``, ``mean``, ``std``, ``kind``, ``complete``.
+
+Stores are written to a temporary sibling and renamed into place, and carry ``complete: true``
+only once everything is written: a store without it is from an interrupted run and is refused.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from . import HeatcheckError, __version__
+
+
+def _tmp_path(path: Path) -> Path:
+    return path.with_name(path.name + f".tmp-{os.getpid()}")
+
+
+def _replace(tmp: Path, path: Path) -> None:
+    if path.exists():
+        shutil.rmtree(path)
+    tmp.rename(path)
+
+
+def write_dataset(path, loaded, kind: str, chunk: int = 64) -> None:
+    """Write a :class:`heatcheck.data.Loaded` as a dataset store at ``path`` (atomically)."""
+    path = Path(path)
+    tmp = _tmp_path(path)
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    root = zarr.open_group(str(tmp), mode="w")
+    for name, split in loaded.splits.items():
+        g = root.create_group(name)
+        n, c, h, w = split.images.shape
+        g.create_array("images", data=split.images, chunks=(min(chunk, n), c, h, w))
+        g.create_array("labels", data=split.labels)
+        ids = g.create_array("ids", shape=(n,), dtype=str)
+        ids[:] = np.array(split.ids, dtype=object)
+        if split.boxes is not None:
+            g.create_array("boxes", data=np.asarray(split.boxes, dtype=np.int32))
+        if split.masks is not None:
+            g.create_array("masks", data=split.masks.astype(bool), chunks=(min(chunk, n), h, w))
+    root.attrs.update({
+        "kind": kind,
+        "class_names": list(loaded.class_names),
+        "mean": list(loaded.mean),
+        "std": list(loaded.std),
+        "heatcheck_version": __version__,
+        **{k: v for k, v in loaded.attrs.items()},
+    })
+    root.attrs["complete"] = True
+    _replace(tmp, path)
+
+
+class SplitView:
+    """Lazy access to one split of a dataset store (zarr arrays, read on indexing)."""
+
+    def __init__(self, group: zarr.Group, where: str):
+        self.group, self.where = group, where
+        self.images = group["images"]
+        self.labels = group["labels"]
+        self.boxes = group["boxes"] if "boxes" in group else None
+        self.masks = group["masks"] if "masks" in group else None
+
+    @property
+    def ids(self) -> list[str]:
+        return [str(v) for v in self.group["ids"][:]]
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+
+class DatasetStore:
+    """A dataset store opened for reading.
+
+    Parameters
+    ----------
+    path : path of ``images.zarr``
+
+    Raises
+    ------
+    HeatcheckError
+        If the store is missing or was not completely written.
+    """
+
+    def __init__(self, path):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise HeatcheckError(f"dataset store {self.path} does not exist")
+        try:
+            self.root = zarr.open_group(str(self.path), mode="r")
+        except Exception as exc:  # zarr raises several types for damaged stores
+            raise HeatcheckError(f"dataset store {self.path} is unreadable: {exc}") from exc
+        if not self.root.attrs.get("complete", False):
+            raise HeatcheckError(f"dataset store {self.path} is incomplete (interrupted write); delete it and rerun")
+        attrs = self.root.attrs
+        self.kind = attrs["kind"]
+        self.class_names = list(attrs["class_names"])
+        self.mean = np.asarray(attrs["mean"], dtype=np.float32)
+        self.std = np.asarray(attrs["std"], dtype=np.float32)
+
+    def splits(self) -> list[str]:
+        return sorted(k for k, _ in self.root.groups())
+
+    def split(self, name: str) -> SplitView:
+        if name not in self.root:
+            raise HeatcheckError(f"dataset store {self.path} has no split {name!r}; it has {self.splits()}")
+        return SplitView(self.root[name], f"{self.path}:{name}")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
