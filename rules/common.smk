@@ -47,8 +47,84 @@ def accuracy_files(wildcards):
 
 
 def figure_targets():
-    return expand("results/{dataset}/figures/samples.png", dataset=DATASETS)
+    figs = expand("results/{dataset}/figures/samples.png", dataset=DATASETS)
+    if config["explainers"]:
+        figs += expand("results/{dataset}/figures/saliency_examples.png", dataset=DATASETS)
+    return figs
 
 
 def all_targets():
-    return [f"results/{d}/models/{m}.pt" for d, m in study(config)] + figure_targets()
+    models = [f"results/{d}/models/{m}.pt" for d, m in study(config)]
+    return models + saliency_targets() + figure_targets()
+
+
+# --- saliency ------------------------------------------------------------------------------------
+from heatcheck.costs import explainer_passes, seconds_per_pass  # noqa: E402
+
+EXPLAINER_NAMES = list(config["explainers"]) or ["__none__"]
+
+
+wildcard_constraints:
+    explainer="|".join(EXPLAINER_NAMES),
+    shard=r"\d+",
+
+
+def explainer_params(wildcards):
+    return config["explainers"][wildcards.explainer]
+
+
+def dataset_summary(dataset):
+    """The images.json of a prepared dataset (re-evaluates the DAG once the checkpoint ran)."""
+    import json
+
+    path = checkpoints.prepare_dataset.get(dataset=dataset).output.summary
+    with open(path) as fh:
+        return json.load(fh)
+
+
+def n_studied(dataset):
+    n = dataset_summary(dataset)["n"]["eval"]
+    return n if config["max_eval"] is None else min(n, config["max_eval"])
+
+
+def saliency_shards(wildcards):
+    n_shards = -(-n_studied(wildcards.dataset) // config["shard_size"])
+    return expand(
+        "results/{dataset}/saliency/{model}/{explainer}.shards/{shard}.json",
+        dataset=wildcards.dataset,
+        model=wildcards.model,
+        explainer=wildcards.explainer,
+        shard=range(n_shards),
+    )
+
+
+def _side(wildcards):
+    spec = config["datasets"][wildcards.dataset]
+    return spec.get("size", 224)
+
+
+def saliency_runtime(wildcards, attempt):
+    """Minutes for one shard: passes x images x a CPU estimate per pass, doubled per retry."""
+    passes = explainer_passes(wildcards.explainer, explainer_params(wildcards), _side(wildcards))
+    seconds = config["shard_size"] * max(passes, 1) * seconds_per_pass(_side(wildcards))
+    return int(10 + 2 * seconds / 60) * attempt
+
+
+def saliency_mem_mb(wildcards, attempt):
+    return 4000 * attempt
+
+
+def saliency_targets():
+    return [
+        f"results/{d}/saliency/{m}/{e}.json"
+        for d, m in study(config)
+        for e in config["explainers"]
+    ]
+
+
+def dataset_saliency(wildcards):
+    return [
+        f"results/{wildcards.dataset}/saliency/{m}/{e}.json"
+        for m in dataset_models(wildcards)
+        for e in config["explainers"]
+    ]

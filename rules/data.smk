@@ -1,6 +1,8 @@
-rule prepare_dataset:
+# A checkpoint: how many eval images (hence shards) a dataset has is known only once it is read.
+checkpoint prepare_dataset:
     output:
-        directory("results/{dataset}/images.zarr"),
+        store=directory("results/{dataset}/images.zarr"),
+        summary="results/{dataset}/images.json",
     params:
         spec=dataset_spec,
     conda:

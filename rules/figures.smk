@@ -16,3 +16,25 @@ rule plot_dataset:
     localrule: True
     script:
         "../workflow/scripts/plot_dataset.py"
+
+
+rule plot_saliency_examples:
+    input:
+        store="results/{dataset}/images.zarr",
+        saliency=dataset_saliency,
+    output:
+        report(
+            "results/{dataset}/figures/saliency_examples.png",
+            caption="../workflow/report/saliency_examples.rst",
+            category="Saliency",
+        ),
+        "results/{dataset}/figures/saliency_examples.pdf",
+    params:
+        n_images=4,
+    conda:
+        "../envs/environment.yaml"
+    log:
+        "results/{dataset}/logs/plot_saliency_examples.log",
+    localrule: True
+    script:
+        "../workflow/scripts/plot_saliency_examples.py"

@@ -119,3 +119,67 @@ class DatasetStore:
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+
+# --- saliency arrays ---------------------------------------------------------------------------
+# results/{dataset}/saliency/{model}/{explainer}.zarr: one zarr array (N, H, W) float32, chunked by
+# shard along N, filled with NaN until a shard job writes its slice. Attributes: the explainer's
+# parameters, the checkpoint's checksum, the package version, and, once every shard is written,
+# the seconds it took and ``complete: true``.
+
+
+def create_saliency(path, n: int, h: int, w: int, chunk: int, attrs: dict) -> None:
+    """Create an empty (NaN-filled) saliency array, replacing any older one at ``path``."""
+    path = Path(path)
+    if path.exists():
+        shutil.rmtree(path)
+    arr = zarr.create_array(str(path), shape=(n, h, w), chunks=(min(chunk, n), h, w), dtype="float32",
+                            fill_value=float("nan"))
+    arr.attrs.update({**attrs, "heatcheck_version": __version__, "complete": False})
+
+
+def write_saliency_shard(path, start: int, maps: np.ndarray, chunk: int) -> None:
+    """Write ``maps`` at rows ``start:start+len(maps)``; ``start`` must be chunk-aligned, so that
+    concurrent shard jobs never touch the same chunk file."""
+    if start % chunk:
+        raise ValueError(f"shard start {start} is not aligned to the chunk size {chunk}")
+    arr = zarr.open_array(str(path), mode="r+")
+    if maps.shape[1:] != arr.shape[1:] or start + len(maps) > arr.shape[0]:
+        raise HeatcheckError(f"saliency array {path} has shape {arr.shape}; cannot write maps of shape "
+                             f"{maps.shape} at row {start} (stale array from an older run? delete it)")
+    arr[start:start + len(maps)] = maps.astype(np.float32)
+
+
+def finalize_saliency(path, attrs: dict) -> None:
+    """Check every row was written and finite, then mark the array complete."""
+    arr = zarr.open_array(str(path), mode="r+")
+    data = arr[:]
+    missing = ~np.isfinite(data.reshape(len(data), -1)).all(axis=1)
+    if missing.any():
+        raise HeatcheckError(f"saliency array {path}: rows {np.flatnonzero(missing)[:10].tolist()} are "
+                             f"missing or not finite; rerun their shards")
+    arr.attrs.update({**attrs, "complete": True})
+
+
+def open_saliency(path, n: int | None = None, shape: tuple | None = None) -> zarr.Array:
+    """Open a complete saliency array for reading, checking its shape against expectations.
+
+    Raises
+    ------
+    HeatcheckError
+        If the array is missing, incomplete (interrupted run) or of the wrong shape (stale).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise HeatcheckError(f"saliency array {path} does not exist")
+    try:
+        arr = zarr.open_array(str(path), mode="r")
+    except Exception as exc:
+        raise HeatcheckError(f"saliency array {path} is unreadable: {exc}") from exc
+    if not arr.attrs.get("complete", False):
+        raise HeatcheckError(f"saliency array {path} is incomplete (some shards not written)")
+    if n is not None and arr.shape[0] != n:
+        raise HeatcheckError(f"saliency array {path} has {arr.shape[0]} maps, expected {n} (stale)")
+    if shape is not None and tuple(arr.shape[1:]) != tuple(shape):
+        raise HeatcheckError(f"saliency array {path} has maps of shape {arr.shape[1:]}, expected {shape}")
+    return arr

@@ -2,10 +2,7 @@
 
 from .base import DATASETS, DatasetKind, Loaded, Split  # noqa: F401
 from . import shapes, digits  # noqa: F401  (register the kinds)
-try:  # TEMP until the real-data kinds land
-    from . import imagenet, voc, cifar10  # noqa: F401
-except ImportError:
-    pass
+from . import imagenet, voc, cifar10  # noqa: F401
 
 
 def load_dataset(spec: dict) -> Loaded:

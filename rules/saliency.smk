@@ -1,0 +1,64 @@
+# One zarr array per (dataset, model, explainer), filled by independent shard jobs.
+
+
+rule init_saliency:
+    input:
+        store="results/{dataset}/images.zarr",
+        summary="results/{dataset}/images.json",
+        model="results/{dataset}/models/{model}.pt",
+    output:
+        directory("results/{dataset}/saliency/{model}/{explainer}.zarr"),
+    params:
+        explainer=explainer_params,
+        shard_size=config["shard_size"],
+        max_eval=config["max_eval"],
+    conda:
+        "../envs/environment.yaml"
+    log:
+        "results/{dataset}/logs/init_saliency/{model}/{explainer}.log",
+    localrule: True
+    script:
+        "../workflow/scripts/init_saliency.py"
+
+
+rule compute_saliency:
+    input:
+        store="results/{dataset}/images.zarr",
+        model="results/{dataset}/models/{model}.pt",
+        array=ancient("results/{dataset}/saliency/{model}/{explainer}.zarr"),
+    output:
+        "results/{dataset}/saliency/{model}/{explainer}.shards/{shard}.json",
+    params:
+        explainer=explainer_params,
+        shard_size=config["shard_size"],
+        seed=config["seed"],
+        batch_size=config["batch_size"],
+        target=config["target"],
+    conda:
+        "../envs/environment.yaml"
+    log:
+        "results/{dataset}/logs/compute_saliency/{model}/{explainer}/{shard}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/compute_saliency/{model}/{explainer}/{shard}.tsv"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=saliency_mem_mb,
+        runtime=saliency_runtime,
+    script:
+        "../workflow/scripts/compute_saliency.py"
+
+
+rule finalize_saliency:
+    input:
+        array=ancient("results/{dataset}/saliency/{model}/{explainer}.zarr"),
+        shards=saliency_shards,
+    output:
+        "results/{dataset}/saliency/{model}/{explainer}.json",
+    conda:
+        "../envs/environment.yaml"
+    log:
+        "results/{dataset}/logs/finalize_saliency/{model}/{explainer}.log",
+    localrule: True
+    script:
+        "../workflow/scripts/finalize_saliency.py"

@@ -1,0 +1,115 @@
+"""The saliency stage: shards fill one zarr array exactly as a single run would; bad maps and
+stale or incomplete arrays are refused with the culprit named."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+import zarr
+
+from heatcheck import HeatcheckError
+from heatcheck.data import load_dataset
+from heatcheck.explainers import make_explainer
+from heatcheck.models import build_model, load_checkpoint, normalize, save_checkpoint
+from heatcheck.saliency import background_images, compute_shard, finalize, init_saliency
+from heatcheck.store import DatasetStore, open_saliency, write_dataset, write_saliency_shard
+from test_data import shapes_spec
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    d = tmp_path_factory.mktemp("sal")
+    data = load_dataset(shapes_spec(n_train=24, n_eval=10))
+    write_dataset(d / "images.zarr", data, "shapes")
+    torch.manual_seed(0)
+    save_checkpoint(d / "m.pt", build_model("lenet", 6, 32).eval(), "lenet", 6, 32, data.mean, data.std)
+    return d
+
+
+def _run(d, name, params, shard_size, tag, max_eval=None):
+    arr = d / f"{tag}.zarr"
+    init_saliency(d / "images.zarr", d / "m.pt", arr, name, params, shard_size, max_eval)
+    n = zarr.open_array(str(arr)).shape[0]
+    reports = []
+    for s in range(-(-n // shard_size)):
+        f = d / f"{tag}-{s}.json"
+        compute_shard(d / "images.zarr", d / "m.pt", arr, name, params, s, shard_size, seed=5, report_path=f)
+        reports.append(f)
+    finalize(arr, reports, d / f"{tag}.json")
+    return arr
+
+
+@pytest.mark.parametrize("name, params", [("smoothgrad", {"samples": 3, "noise": 0.2}), ("gradcam", {"layer": None})])
+def test_shards_equal_one_direct_call(study, name, params):
+    arr = _run(study, name, params, 4, f"{name}-4")
+    whole = _run(study, name, params, 10, f"{name}-10")
+    a = open_saliency(arr, n=10, shape=(32, 32))
+    assert a.chunks == (4, 32, 32) and a.attrs["explainer"] == name and a.attrs["params"] == params
+    assert len(a.attrs["model_checksum"]) == 64 and a.attrs["seconds"] > 0
+    assert np.allclose(a[:], open_saliency(whole)[:], atol=1e-6)
+    # and equal to calling the explainer directly on the normalized images
+    store = DatasetStore(study / "images.zarr")
+    model, _ = load_checkpoint(study / "m.pt")
+    x = normalize(torch.from_numpy(store.split("eval").images[:]), store.mean, store.std)
+    direct = make_explainer(name, model, params, seed=5).attribute(x, torch.from_numpy(store.split("eval").labels[:]))
+    assert np.allclose(a[:], direct.detach().numpy(), atol=1e-5)
+    assert json.loads((study / f"{name}-4.json").read_text())["shards"] == 3
+
+
+def test_max_eval_and_predicted_targets(study):
+    arr = study / "pred.zarr"
+    init_saliency(study / "images.zarr", study / "m.pt", arr, "grad", {}, 4, 6)
+    r = compute_shard(study / "images.zarr", study / "m.pt", arr, "grad", {}, 1, 4, target="predicted")
+    model, _ = load_checkpoint(study / "m.pt")
+    store = DatasetStore(study / "images.zarr")
+    x = normalize(torch.from_numpy(store.split("eval").images[4:6]), store.mean, store.std)
+    assert r["targets"] == model(x).argmax(1).tolist() and (r["start"], r["stop"]) == (4, 6)
+    with pytest.raises(HeatcheckError, match="shard 2 starts at image 8, beyond the 6"):
+        compute_shard(study / "images.zarr", study / "m.pt", arr, "grad", {}, 2, 4)
+
+
+def test_incomplete_array_is_refused_and_missing_rows_named(study):
+    arr = study / "part.zarr"
+    init_saliency(study / "images.zarr", study / "m.pt", arr, "grad", {}, 4, None)
+    f = study / "part-0.json"
+    compute_shard(study / "images.zarr", study / "m.pt", arr, "grad", {}, 0, 4, report_path=f)
+    with pytest.raises(HeatcheckError, match="incomplete"):
+        open_saliency(arr)
+    with pytest.raises(HeatcheckError, match=r"rows \[4, 5, 6, 7, 8, 9\] are missing"):
+        finalize(arr, [f], study / "part.json")
+
+
+def test_stale_array_of_wrong_shape_is_detected(study):
+    arr = _run(study, "edge", {}, 5, "edge")
+    with pytest.raises(HeatcheckError, match="has 10 maps, expected 12"):
+        open_saliency(arr, n=12)
+    with pytest.raises(HeatcheckError, match="expected \\(64, 64\\)"):
+        open_saliency(arr, shape=(64, 64))
+    with pytest.raises(HeatcheckError, match="cannot write maps of shape"):
+        write_saliency_shard(arr, 5, np.zeros((5, 16, 16), np.float32), 5)
+    with pytest.raises(ValueError, match="not aligned"):
+        write_saliency_shard(arr, 3, np.zeros((2, 32, 32), np.float32), 5)
+
+
+def test_nan_map_fails_its_shard_naming_image_and_explainer(study, monkeypatch):
+    from heatcheck.explainers import gradient
+
+    arr = study / "nan.zarr"
+    init_saliency(study / "images.zarr", study / "m.pt", arr, "edge", {}, 5, None)
+    orig = gradient.EdgeControl.attribute
+
+    def poisoned(self, x, targets, index=None):
+        out = orig(self, x, targets, index)
+        out[1, 0, 0] = float("nan")
+        return out
+
+    monkeypatch.setattr(gradient.EdgeControl, "attribute", poisoned)
+    with pytest.raises(HeatcheckError, match=r"'edge'.*NaN or infinity for image 'shapes-eval-000006'"):
+        compute_shard(study / "images.zarr", study / "m.pt", arr, "edge", {}, 1, 5)
+    assert np.isnan(zarr.open_array(str(arr))[5:]).all()  # nothing written
+
+
+def test_background_is_seeded_train_sample(study):
+    a, b = background_images(DatasetStore(study / "images.zarr"), 8, 1), background_images(DatasetStore(study / "images.zarr"), 8, 1)
+    assert a.shape == (8, 3, 32, 32) and torch.equal(a, b)

@@ -1,0 +1,132 @@
+"""The saliency stage: explain one shard of a dataset's eval images with one explainer."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import time
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from . import HeatcheckError, __version__
+from .explainers import EXPLAINERS, check_finite, make_explainer
+from .models import file_checksum, load_checkpoint, normalize
+from .store import DatasetStore, create_saliency, finalize_saliency, write_saliency_shard
+
+log = logging.getLogger(__name__)
+
+
+def n_images(store: DatasetStore, max_eval: int | None) -> int:
+    """Eval images studied: all, or the first ``max_eval``."""
+    n = len(store.split("eval"))
+    return n if max_eval is None else min(n, int(max_eval))
+
+
+def shard_range(shard: int, shard_size: int, n: int) -> tuple[int, int]:
+    start = shard * shard_size
+    if start >= n:
+        raise HeatcheckError(f"shard {shard} starts at image {start}, beyond the {n} images")
+    return start, min(n, start + shard_size)
+
+
+def init_saliency(store_path, model_path, out_path, explainer: str, params: dict, shard_size: int,
+                  max_eval: int | None) -> None:
+    """Create the empty saliency array of one (dataset, model, explainer)."""
+    store = DatasetStore(store_path)
+    ev = store.split("eval")
+    n = n_images(store, max_eval)
+    h, w = ev.images.shape[-2:]
+    create_saliency(out_path, n, h, w, shard_size, {
+        "explainer": explainer, "params": params, "model_checksum": file_checksum(model_path),
+        "ids": ev.ids[:n], "shard_size": shard_size})
+
+
+def targets_for(model, x: torch.Tensor, labels: torch.Tensor, target: str, batch_size: int) -> torch.Tensor:
+    """Ground-truth labels (``target: label``) or the model's predictions (``predicted``)."""
+    if target == "label":
+        return labels
+    with torch.no_grad():
+        return torch.cat([model(x[i:i + batch_size]).argmax(1) for i in range(0, len(x), batch_size)])
+
+
+def background_images(store: DatasetStore, count: int, seed: int) -> torch.Tensor:
+    """A seeded sample of training images (eval images where there is no train split), unnormalized."""
+    split = store.split("train" if "train" in store.splits() else "eval")
+    n = len(split)
+    idx = np.sort(np.random.default_rng(seed).choice(n, size=min(count, n), replace=False))
+    return torch.from_numpy(split.images.get_orthogonal_selection((idx,)))
+
+
+def compute_shard(store_path, model_path, sal_path, explainer: str, params: dict, shard: int,
+                  shard_size: int, *, seed: int = 0, batch_size: int = 256, target: str = "label",
+                  device: torch.device | None = None, report_path=None) -> dict:
+    """Explain the images of one shard and write them into the saliency array.
+
+    Raises
+    ------
+    HeatcheckError
+        If a map has NaN or infinity (naming the image and explainer); nothing is written then.
+    """
+    device = device or torch.device("cpu")
+    store = DatasetStore(store_path)
+    ev = store.split("eval")
+    n = zarr_rows(sal_path)
+    start, stop = shard_range(shard, shard_size, n)
+    model, meta = load_checkpoint(model_path, num_classes=store.num_classes)
+    model = model.to(device)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    x = normalize(torch.from_numpy(ev.images[start:stop]).to(device), store.mean, store.std)
+    labels = torch.from_numpy(ev.labels[start:stop]).to(device)
+    ids = ev.ids[start:stop]
+    targets = targets_for(model, x, labels, target, batch_size)
+    cls = EXPLAINERS.get(explainer)
+    background = None
+    if cls.needs_background:
+        bg = background_images(store, int(params.get("background", 64)), seed)
+        background = normalize(bg.to(device), store.mean, store.std)
+    expl = make_explainer(explainer, model, params, batch_size=batch_size, seed=seed, background=background)
+    per = max(1, min(len(x), batch_size // max(1, math.ceil(expl.passes_per_image()))))
+    t0 = time.perf_counter()
+    maps = []
+    index = torch.arange(start, stop)
+    for i in tqdm(range(0, len(x), per), desc=f"{explainer} shard {shard}", unit="chunk", mininterval=2):
+        maps.append(expl.attribute(x[i:i + per], targets[i:i + per], index=index[i:i + per]).detach().cpu())
+    maps = torch.cat(maps).numpy().astype(np.float32)
+    seconds = time.perf_counter() - t0
+    check_finite(maps, ids, explainer)
+    write_saliency_shard(sal_path, start, maps, shard_size)
+    report = {"shard": shard, "start": start, "stop": stop, "seconds": seconds, "explainer": explainer,
+              "images_per_second": (stop - start) / max(seconds, 1e-9), "device": str(device),
+              "targets": targets.cpu().tolist(), "ids": ids}
+    log.info("%s shard %d: %d images in %.2f s", explainer, shard, stop - start, seconds)
+    if report_path:
+        with open(report_path, "w") as fh:
+            json.dump(report, fh, indent=1)
+    return report
+
+
+def zarr_rows(path) -> int:
+    import zarr
+
+    return zarr.open_array(str(path), mode="r").shape[0]
+
+
+def finalize(sal_path, shard_reports, out_json) -> dict:
+    """Mark the saliency array complete; record total seconds and targets."""
+    reports = []
+    for f in shard_reports:
+        with open(f) as fh:
+            reports.append(json.load(fh))
+    reports.sort(key=lambda r: r["start"])
+    seconds = float(sum(r["seconds"] for r in reports))
+    targets = [t for r in reports for t in r["targets"]]
+    finalize_saliency(sal_path, {"seconds": seconds, "targets": targets, "shards": len(reports)})
+    summary = {"path": str(sal_path), "seconds": seconds, "shards": len(reports), "n": len(targets),
+               "heatcheck_version": __version__}
+    with open(out_json, "w") as fh:
+        json.dump(summary, fh, indent=1)
+    return summary
