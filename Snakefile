@@ -12,6 +12,7 @@ include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/models.smk"
 include: "rules/saliency.smk"
+include: "rules/metrics.smk"
 include: "rules/figures.smk"
 
 

@@ -55,7 +55,7 @@ def figure_targets():
 
 def all_targets():
     models = [f"results/{d}/models/{m}.pt" for d, m in study(config)]
-    return models + saliency_targets() + figure_targets()
+    return models + saliency_targets() + score_targets() + figure_targets()
 
 
 # --- saliency ------------------------------------------------------------------------------------
@@ -128,3 +128,81 @@ def dataset_saliency(wildcards):
         for m in dataset_models(wildcards)
         for e in config["explainers"]
     ]
+
+
+# --- metrics ---------------------------------------------------------------------------------------
+from heatcheck.costs import metric_passes  # noqa: E402
+
+# metrics scored per (model, explainer) from a saliency array; their table/curve files
+PER_EXPLAINER_METRICS = [m for m in config["metrics"] if m != "mutual_verification"]
+METRIC_NAMES = PER_EXPLAINER_METRICS or ["__none__"]
+CURVE_METRICS = [m for m in config["metrics"] if m in ("insertion", "deletion")] or ["__none__"]
+BOX_METRICS = ("pointing_game",)
+
+
+wildcard_constraints:
+    metric="|".join(METRIC_NAMES),
+
+
+def metric_params(wildcards):
+    return config["metrics"][wildcards.metric]
+
+
+def metric_shards(wildcards):
+    n_shards = -(-n_studied(wildcards.dataset) // config["shard_size"])
+    return expand(
+        "results/{dataset}/scores/{metric}/{model}/{explainer}.shards/{shard}.npz",
+        dataset=wildcards.dataset,
+        metric=wildcards.metric,
+        model=wildcards.model,
+        explainer=wildcards.explainer,
+        shard=range(n_shards),
+    )
+
+
+def dataset_metrics(dataset):
+    """Per-explainer metrics that apply to a dataset: box metrics only where it has boxes."""
+    has_boxes = dataset_summary(dataset)["has_boxes"]
+    skipped = [m for m in PER_EXPLAINER_METRICS if m in BOX_METRICS and not has_boxes]
+    for m in skipped:
+        logger.warning(f"metric {m!r} skipped for dataset {dataset!r}: it has no object boxes")
+    return [m for m in PER_EXPLAINER_METRICS if m not in skipped]
+
+
+def dataset_score_tables(wildcards):
+    d = wildcards.dataset
+    return [
+        f"results/{d}/scores/{metric}/{m}/{e}.parquet"
+        for metric in dataset_metrics(d)
+        for m in config["datasets"][d]["models"]
+        for e in config["explainers"]
+    ]
+
+
+def dataset_curves(wildcards):
+    d = wildcards.dataset
+    return [
+        f"results/{d}/curves/{metric}/{m}/{e}.zarr"
+        for metric in dataset_metrics(d)
+        if metric in CURVE_METRICS
+        for m in config["datasets"][d]["models"]
+        for e in config["explainers"]
+    ]
+
+
+def metric_runtime(wildcards, attempt):
+    """Minutes for one metric shard: passes x images x a CPU estimate per pass, doubled per retry."""
+    side = _side(wildcards)
+    passes = metric_passes(wildcards.metric, metric_params(wildcards), side)
+    seconds = config["shard_size"] * max(passes, 1) * seconds_per_pass(side)
+    return int(10 + 2 * seconds / 60) * attempt
+
+
+def metric_mem_mb(wildcards, attempt):
+    return 4000 * attempt
+
+
+def score_targets():
+    if not config["metrics"] or not config["explainers"]:
+        return []
+    return expand("results/{dataset}/scores.parquet", dataset=DATASETS)

@@ -17,8 +17,19 @@ rule init_saliency:
     log:
         "results/{dataset}/logs/init_saliency/{model}/{explainer}.log",
     localrule: True
-    script:
-        "../workflow/scripts/init_saliency.py"
+    run:
+        # light (zarr only): runs inside Snakemake's process, no interpreter start-up
+        from heatcheck.shards import init_saliency
+
+        init_saliency(
+            input.store,
+            input.model,
+            output[0],
+            wildcards.explainer,
+            params.explainer,
+            params.shard_size,
+            params.max_eval,
+        )
 
 
 rule compute_saliency:
@@ -60,5 +71,7 @@ rule finalize_saliency:
     log:
         "results/{dataset}/logs/finalize_saliency/{model}/{explainer}.log",
     localrule: True
-    script:
-        "../workflow/scripts/finalize_saliency.py"
+    run:
+        from heatcheck.shards import finalize
+
+        finalize(input.array, input.shards, output[0])

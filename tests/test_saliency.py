@@ -12,7 +12,8 @@ from heatcheck import HeatcheckError
 from heatcheck.data import load_dataset
 from heatcheck.explainers import make_explainer
 from heatcheck.models import build_model, load_checkpoint, normalize, save_checkpoint
-from heatcheck.saliency import background_images, compute_shard, finalize, init_saliency
+from heatcheck.saliency import background_images, compute_shard
+from heatcheck.shards import finalize, init_saliency
 from heatcheck.store import DatasetStore, open_saliency, write_dataset, write_saliency_shard
 from test_data import shapes_spec
 

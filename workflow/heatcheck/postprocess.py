@@ -8,7 +8,9 @@ import numpy as np
 def relu_minmax(maps: np.ndarray, relu: bool = True) -> np.ndarray:
     """Remove negative relevance (``relu``), then min-max scale each map to [0, 1].
 
-    A constant map becomes all zeros (no NaN): it ranks no pixel above another.
+    A constant map (no NaN from 0/0) becomes all ones if its value is positive (every pixel
+    equally and fully relevant) and all zeros otherwise (no relevance): so Average Drop of a map
+    of ones is 0, and of a map of zeros is the drop to the empty image.
     Works on (N, H, W) or a single (H, W) map.
     """
     a = np.asarray(maps, dtype=np.float32)
@@ -19,5 +21,6 @@ def relu_minmax(maps: np.ndarray, relu: bool = True) -> np.ndarray:
     flat = a.reshape(len(a), -1)
     lo = flat.min(1, keepdims=True)
     span = flat.max(1, keepdims=True) - lo
-    out = np.where(span > 0, (flat - lo) / np.where(span > 0, span, 1), 0.0).reshape(a.shape)
+    out = np.where(span > 0, (flat - lo) / np.where(span > 0, span, 1), (flat > 0).astype(np.float32))
+    out = out.astype(np.float32).reshape(a.shape)
     return out[0] if single else out

@@ -11,37 +11,12 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from . import HeatcheckError, __version__
 from .explainers import EXPLAINERS, check_finite, make_explainer
-from .models import file_checksum, load_checkpoint, normalize
-from .store import DatasetStore, create_saliency, finalize_saliency, write_saliency_shard
+from .models import load_checkpoint, normalize
+from .shards import shard_range, zarr_rows
+from .store import DatasetStore, write_saliency_shard
 
 log = logging.getLogger(__name__)
-
-
-def n_images(store: DatasetStore, max_eval: int | None) -> int:
-    """Eval images studied: all, or the first ``max_eval``."""
-    n = len(store.split("eval"))
-    return n if max_eval is None else min(n, int(max_eval))
-
-
-def shard_range(shard: int, shard_size: int, n: int) -> tuple[int, int]:
-    start = shard * shard_size
-    if start >= n:
-        raise HeatcheckError(f"shard {shard} starts at image {start}, beyond the {n} images")
-    return start, min(n, start + shard_size)
-
-
-def init_saliency(store_path, model_path, out_path, explainer: str, params: dict, shard_size: int,
-                  max_eval: int | None) -> None:
-    """Create the empty saliency array of one (dataset, model, explainer)."""
-    store = DatasetStore(store_path)
-    ev = store.split("eval")
-    n = n_images(store, max_eval)
-    h, w = ev.images.shape[-2:]
-    create_saliency(out_path, n, h, w, shard_size, {
-        "explainer": explainer, "params": params, "model_checksum": file_checksum(model_path),
-        "ids": ev.ids[:n], "shard_size": shard_size})
 
 
 def targets_for(model, x: torch.Tensor, labels: torch.Tensor, target: str, batch_size: int) -> torch.Tensor:
@@ -86,9 +61,10 @@ def compute_shard(store_path, model_path, sal_path, explainer: str, params: dict
     cls = EXPLAINERS.get(explainer)
     background = None
     if cls.needs_background:
-        bg = background_images(store, int(params.get("background", 64)), seed)
+        bg = background_images(store, int(params.get("background_size", 64)), seed)
         background = normalize(bg.to(device), store.mean, store.std)
-    expl = make_explainer(explainer, model, params, batch_size=batch_size, seed=seed, background=background)
+    expl = make_explainer(explainer, model, params, batch_size=batch_size, seed=seed, background=background,
+                          mean=store.mean.tolist(), std=store.std.tolist())
     per = max(1, min(len(x), batch_size // max(1, math.ceil(expl.passes_per_image()))))
     t0 = time.perf_counter()
     maps = []
@@ -107,26 +83,3 @@ def compute_shard(store_path, model_path, sal_path, explainer: str, params: dict
         with open(report_path, "w") as fh:
             json.dump(report, fh, indent=1)
     return report
-
-
-def zarr_rows(path) -> int:
-    import zarr
-
-    return zarr.open_array(str(path), mode="r").shape[0]
-
-
-def finalize(sal_path, shard_reports, out_json) -> dict:
-    """Mark the saliency array complete; record total seconds and targets."""
-    reports = []
-    for f in shard_reports:
-        with open(f) as fh:
-            reports.append(json.load(fh))
-    reports.sort(key=lambda r: r["start"])
-    seconds = float(sum(r["seconds"] for r in reports))
-    targets = [t for r in reports for t in r["targets"]]
-    finalize_saliency(sal_path, {"seconds": seconds, "targets": targets, "shards": len(reports)})
-    summary = {"path": str(sal_path), "seconds": seconds, "shards": len(reports), "n": len(targets),
-               "heatcheck_version": __version__}
-    with open(out_json, "w") as fh:
-        json.dump(summary, fh, indent=1)
-    return summary

@@ -11,6 +11,7 @@ only once everything is written: a store without it is from an interrupted run a
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -19,6 +20,15 @@ import numpy as np
 import zarr
 
 from . import HeatcheckError, __version__
+
+
+def file_checksum(path) -> str:
+    """SHA-256 of a file (checkpoint provenance in saliency attributes)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _tmp_path(path: Path) -> Path:

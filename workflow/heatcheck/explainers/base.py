@@ -7,13 +7,12 @@ signed attribution maps (B, H, W) float32: no ReLU, no min-max scaling (metrics 
 from __future__ import annotations
 
 import math
-from typing import Callable
-
 import numpy as np
 import torch
 from torch import nn
 
 from .. import HeatcheckError
+from ..batching import image_generator, batched, ceil_div, input_gradient, scaled, select, target_scores  # noqa: F401
 from ..registry import Registry
 
 #: Explainers by config name (``explainers.<name>`` in config.yaml, the wildcard, the file stem).
@@ -35,6 +34,8 @@ class Explainer:
         a map does not depend on the shard or batch the image falls in.
     background : Tensor, optional
         Normalized training images, for methods that need a reference set (DeepSHAP).
+    mean, std : sequence of float, optional
+        The dataset's normalization constants (the valid input box, for LRP's z^B rule).
     **params
         The method's parameters (``explainers.<name>`` in config.yaml, defaults filled).
     """
@@ -48,11 +49,12 @@ class Explainer:
     needs_background: bool = False
 
     def __init__(self, model: nn.Module, *, batch_size: int = 256, seed: int = 0,
-                 background: torch.Tensor | None = None, **params):
+                 background: torch.Tensor | None = None, mean=None, std=None, **params):
         self.model = model
         self.batch_size = int(batch_size)
         self.seed = int(seed)
         self.background = background
+        self.mean, self.std = mean, std
         self.params = params
         try:
             self.device = next(model.parameters()).device
@@ -76,51 +78,11 @@ class Explainer:
 
     def generator(self, index: int) -> torch.Generator:
         """A CPU generator seeded by ``(seed, image index)``: per-image reproducible draws."""
-        return torch.Generator().manual_seed(int(np.random.SeedSequence([self.seed, int(index)]).generate_state(1)[0]))
+        return image_generator(self.seed, index)
 
 
 def indices_or_range(index, n: int) -> list[int]:
     return list(range(n)) if index is None else [int(i) for i in index]
-
-
-def select(out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-    """``out[i, targets[i]]`` for each row."""
-    return out.gather(1, targets.view(-1, 1)).squeeze(1)
-
-
-def batched(fn: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Apply ``fn`` to ``inputs`` in chunks of ``batch_size`` along dim 0 and concatenate."""
-    return torch.cat([fn(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)])
-
-
-@torch.no_grad()
-def target_scores(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int,
-                  softmax: bool = True) -> torch.Tensor:
-    """Target-class probability (or logit) of many inputs, batched: (N,) for (N, C, H, W).
-
-    ``targets`` is (N,) or a single class index broadcast to all inputs.
-    """
-    targets = torch.as_tensor(targets, device=inputs.device)
-    if targets.ndim == 0:
-        targets = targets.expand(len(inputs))
-    out = []
-    for i in range(0, len(inputs), batch_size):
-        logits = model(inputs[i:i + batch_size])
-        s = logits.softmax(1) if softmax else logits
-        out.append(select(s, targets[i:i + batch_size]))
-    return torch.cat(out) if out else torch.empty(0, device=inputs.device)
-
-
-def input_gradient(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """d logit_target / d input, (B, C, H, W), computed in batches."""
-    grads = []
-    for i in range(0, len(x), batch_size):
-        xi = x[i:i + batch_size].detach().clone().requires_grad_(True)
-        with torch.enable_grad():
-            score = select(model(xi), targets[i:i + batch_size]).sum()
-            (g,) = torch.autograd.grad(score, xi)
-        grads.append(g)
-    return torch.cat(grads)
 
 
 def check_finite(maps: torch.Tensor | np.ndarray, ids: list[str], explainer: str) -> None:
@@ -132,17 +94,6 @@ def check_finite(maps: torch.Tensor | np.ndarray, ids: list[str], explainer: str
         raise HeatcheckError(
             f"explainer {explainer!r} produced a map with NaN or infinity for image {ids[i]!r} "
             f"({int(bad.sum())} bad map(s) in this shard)")
-
-
-def ceil_div(a: int, b: int) -> int:
-    return -(-a // b)
-
-
-def scaled(value: int | None, size: int, at_224: int, minimum: int = 1) -> int:
-    """A pixel parameter given for 224-px images, scaled to ``size`` when not set (None)."""
-    if value is not None:
-        return int(value)
-    return max(minimum, int(round(at_224 * size / 224)))
 
 
 __all__ = ["EXPLAINERS", "Explainer", "select", "batched", "target_scores", "input_gradient",

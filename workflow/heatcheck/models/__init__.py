@@ -6,7 +6,6 @@ both papers: explainers and metrics work in that space (zero = the dataset mean)
 
 from __future__ import annotations
 
-import hashlib
 from functools import partial
 from pathlib import Path
 
@@ -14,6 +13,7 @@ import torch
 from torch import nn
 
 from .. import HeatcheckError, __version__
+from ..store import file_checksum  # noqa: F401  (re-exported)
 from ..archs import ARCHS
 from ..registry import Registry
 from . import cifar, zoo
@@ -65,15 +65,6 @@ def gap_fc(model: nn.Module) -> nn.Linear | None:
     """The single linear layer after global average pooling (CAM), or None if the model lacks one."""
     fc = getattr(model, "fc", None)
     return fc if isinstance(fc, nn.Linear) and isinstance(getattr(model, "avgpool", None), nn.AdaptiveAvgPool2d) else None
-
-
-def file_checksum(path) -> str:
-    """SHA-256 of a file (checkpoint provenance in saliency attributes)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def save_checkpoint(path, model: nn.Module, arch: str, num_classes: int, input_size: int,

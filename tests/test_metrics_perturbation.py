@@ -1,0 +1,131 @@
+"""First-paper metrics against hand computations on a model whose output is a known function
+of chosen pixels."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from heatcheck.metrics import METRICS, make_metric
+from heatcheck.metrics.ordering import pixel_schedule, region_schedule
+from heatcheck.metrics.perturbation import auc, binarize_top
+
+
+class PatchModel(nn.Module):
+    """p(class 0) = 0.1 + 0.8 * mean of x over the top-left 2x2 pixels (channel 0)."""
+
+    def forward(self, x):
+        v = (0.1 + 0.8 * x[:, 0, :2, :2].mean((1, 2))).clamp(1e-6, 1 - 1e-6)
+        return torch.stack([v.log(), (1 - v).log()], 1)
+
+
+def row_major_map(b=1):
+    return torch.arange(16, 0, -1, dtype=torch.float32).view(1, 4, 4).repeat(b, 1, 1)
+
+
+def run(name, **params):
+    m = make_metric(name, {"steps": 4, "uniform_seeds": 2, **params})
+    x = torch.ones(1, 1, 4, 4)
+    return m, m(PatchModel(), x, row_major_map(), torch.tensor([0]), index=torch.tensor([0]))
+
+
+def test_auc_is_the_trapezoid():
+    assert auc(np.array([0.0, 1.0])) == 0.5
+    assert np.isclose(auc(np.array([0.9, 0.5, 0.1, 0.1, 0.1])), 0.25 * (0.7 + 0.3 + 0.1 + 0.1))
+
+
+def test_registry():
+    assert {"average_drop", "insertion", "deletion", "pointing_game"} <= set(METRICS.names())
+    assert METRICS.get("deletion").higher_is_better is False and METRICS.get("insertion").higher_is_better
+    assert METRICS.get("average_drop").higher_is_better is False and METRICS.get("pointing_game").binary
+
+
+@pytest.mark.parametrize("name, gran, curve", [
+    ("deletion", "pixel", [0.9, 0.5, 0.1, 0.1, 0.1]),     # row 0 deleted: half of the patch
+    ("insertion", "pixel", [0.1, 0.5, 0.9, 0.9, 0.9]),
+    ("deletion", "region", [0.9, 0.1, 0.1, 0.1, 0.1]),    # the first 3x3 region (clipped) is the patch
+    ("insertion", "region", [0.1, 0.9, 0.9, 0.9, 0.9]),
+])
+def test_mean_baseline_curves_and_areas(name, gran, curve):
+    m, r = run(name, baselines=["mean"], granularities=[gran], region=3)
+    assert [m.config_key(c) for c in m.configurations()] == [f"mean+{gran}"]
+    assert np.allclose(r.curves[0, 0], curve, atol=1e-5)
+    expected = sum((a + b) / 2 for a, b in zip(curve[1:], curve[:-1])) / 4
+    assert np.isclose(r.scores[0, 0], expected, atol=1e-5)
+
+
+def test_blur_of_a_constant_image_changes_nothing():
+    _, r = run("deletion", baselines=["blur"], granularities=["pixel"])
+    assert np.allclose(r.curves[0, 0], 0.9, atol=1e-5) and np.isclose(r.scores[0, 0], 0.9, atol=1e-5)
+
+
+def test_uniform_baseline_seeds_and_curve():
+    m, r = run("deletion", baselines=["uniform"], granularities=["pixel"])
+    keys = [m.config_key(c) for c in m.configurations()]
+    assert keys == ["uniform+pixel+s0", "uniform+pixel+s1"]
+    for c, cfg in enumerate(m.configurations()):
+        u = m._baseline(cfg, torch.ones(1, 1, 4, 4), torch.tensor([0]))[0, 0]
+        assert (u >= 0).all() and (u <= 1).all()
+        half = 0.1 + 0.8 * (u[0, 0] + u[0, 1] + 2) / 4   # row 0 replaced by noise
+        full = 0.1 + 0.8 * u[:2, :2].mean()
+        assert np.allclose(r.curves[0, c], [0.9, half, full, full, full], atol=1e-5)
+    assert not np.allclose(r.curves[0, 0], r.curves[0, 1])
+
+
+def test_all_six_paper_configurations_by_default():
+    m = make_metric("insertion", {})
+    keys = [m.config_key(c) for c in m.configurations()]
+    assert len(keys) == 14 and {"mean+pixel", "blur+region", "uniform+region+s4"} <= set(keys)
+    assert m.n_points(224) == 101
+
+
+def test_pixel_schedule_counts_and_ties():
+    t, k = pixel_schedule(np.zeros((1, 10, 10)), steps=100)
+    assert k == 100 and (np.bincount(t.ravel()) == [0] + [1] * 100).all()  # ties in index order
+    t, k = pixel_schedule(np.random.default_rng(0).random((2, 8, 8)), steps=10)
+    assert k == 10 and t.max() == 10 and (np.bincount(t[0].ravel())[1:] == [7] * 9 + [1]).all()
+
+
+def test_region_schedule_reaches_every_point():
+    t, k = region_schedule(np.random.default_rng(1).random((1, 16, 16)), region=3, steps=20)
+    frac = [(t[0] <= p).mean() for p in range(1, 21)]
+    assert all(f >= p / 20 - 1e-9 for f, p in zip(frac, range(1, 21))) and frac[-1] == 1.0
+
+
+def test_average_drop_definitions():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(48, 3)).eval()
+    x = torch.randn(4, 3, 4, 4)
+    t = torch.tensor([0, 1, 2, 0])
+    m = make_metric("average_drop", {"percentiles": [50]})
+    with torch.no_grad():
+        p = model(x).softmax(1)[torch.arange(4), t]
+        p0 = model(torch.zeros_like(x)).softmax(1)[torch.arange(4), t]
+    ones = m(model, x, torch.ones(4, 4, 4), t)
+    assert np.allclose(ones.scores[:, 0], 0, atol=1e-6)          # map of ones: S o I = I
+    zeros = m(model, x, torch.zeros(4, 4, 4), t)
+    expect = ((p - p0).clamp(min=0) / p).numpy()                   # map of zeros: S o I = 0
+    assert np.allclose(zeros.scores[:, 0], expect, atol=1e-6)
+    assert np.array_equal(zeros.extra["increase"][:, 0], (p0 > p).numpy().astype(np.int8))
+    assert [c["binarize"] for c in m.configurations()] == ["real", "p50"]
+
+
+def test_binarization_keeps_the_top_fraction_even_with_ties():
+    maps = np.zeros((2, 6, 6))
+    maps[1] = np.random.default_rng(0).random((6, 6))
+    b = binarize_top(maps, 50)
+    assert (b.reshape(2, -1).sum(1) == 18).all()
+    assert b[1][maps[1] >= np.median(maps[1])].all()
+    assert binarize_top(maps, 90).reshape(2, -1).sum(1).tolist() == [4, 4]
+
+
+def test_pointing_game_hits_and_tolerance():
+    s = torch.zeros(3, 10, 10)
+    s[0, 5, 5] = 1   # inside the box
+    s[1, 0, 9] = 1   # far outside
+    s[2, 5, 8] = 1   # one pixel right of the box
+    boxes = np.array([[[3, 3, 8, 8], [-1, -1, -1, -1]]] * 3)
+    pg = make_metric("pointing_game", {"tolerance": 0})
+    assert pg(None, None, s, None, boxes=boxes).scores[:, 0].tolist() == [1, 0, 0]
+    pg1 = make_metric("pointing_game", {"tolerance": 1})
+    assert pg1(None, None, s, None, boxes=boxes).scores[:, 0].tolist() == [1, 0, 1]

@@ -1,0 +1,216 @@
+"""Model-centred metrics of the first paper: Average Drop (real and binarized), insertion and
+deletion (RISE, Petsiuk et al. 2018) in all baseline x granularity configurations.
+
+F is the softmax probability of the target class; images are normalized, so the dataset mean is
+0. Maps are post-processed as in the paper (section 3.5): negative relevance removed, then
+min-max scaled to [0, 1] per image (``relu: false`` keeps negative values in the ordering).
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import torch
+import torchvision.transforms.functional as TF
+
+from ..batching import image_generator, scaled, target_scores
+from ..postprocess import relu_minmax
+from .base import METRICS, Metric, MetricResult
+from .ordering import pixel_schedule, region_schedule
+
+
+def auc(curves: np.ndarray) -> np.ndarray:
+    """Trapezoid area under curves sampled at equally spaced fractions 0..1 (last axis)."""
+    k = curves.shape[-1] - 1
+    return (curves[..., 1:] + curves[..., :-1]).sum(-1) / (2 * k)
+
+
+def binarize_top(maps: np.ndarray, percentile: float) -> np.ndarray:
+    """Per image, 1 for the pixels ranked above the ``percentile``-th percentile, else 0.
+
+    Rank-based (ties broken by pixel index), so the 50th percentile keeps exactly half the
+    pixels even on maps with ties.
+    """
+    b = len(maps)
+    flat = maps.reshape(b, -1)
+    n = flat.shape[1]
+    keep = int(round(n * (1 - percentile / 100)))
+    order = np.argsort(-flat, axis=1, kind="stable")
+    out = np.zeros_like(flat, dtype=np.float32)
+    np.put_along_axis(out, order[:, :keep], 1.0, axis=1)
+    return out.reshape(maps.shape)
+
+
+@METRICS.register("average_drop")
+class AverageDrop(Metric):
+    """Average Drop % (Chattopadhyay et al. 2018), eq. (1) of the first paper, per image:
+    ``max(0, F(I)_c - F(S o I)_c) / F(I)_c`` with ``S`` the [0, 1] map multiplied into the
+    normalized image; the mean over images is the Average Drop %. Lower is better.
+
+    Configurations: ``real`` (the map itself) and the map binarized per image at each
+    percentile in ``percentiles`` (supplement C). Extra columns from the same forward passes:
+    ``increase`` (Increase in Confidence, F(S o I)_c > F(I)_c), ``p_full``, ``p_masked``.
+    """
+
+    higher_is_better = False
+    axes = ("binarize",)
+
+    def configurations(self):
+        real = [{"binarize": "real"}] if self.params.get("real", True) else []
+        return real + [{"binarize": f"p{int(q) if float(q).is_integer() else q}"}
+                       for q in self.params.get("percentiles", [50, 70, 75, 80, 85, 90])]
+
+    def passes_per_image(self, side):
+        return 1 + len(self.configurations())
+
+    def __call__(self, model, x, saliency, targets, **kw):
+        maps = relu_minmax(saliency.cpu().numpy(), relu=self.params.get("relu", True))
+        masks = []
+        for cfg in self.configurations():
+            q = cfg["binarize"]
+            masks.append(maps if q == "real" else binarize_top(maps, float(q[1:])))
+        m = torch.from_numpy(np.stack(masks, 1)).to(x.device)  # (B, n_cfg, H, W)
+        b, n_cfg = m.shape[:2]
+        inputs = (x.unsqueeze(1) * m.unsqueeze(2)).flatten(0, 1)
+        p_full = target_scores(model, x, targets, self.batch_size)
+        p_masked = target_scores(model, inputs, targets.repeat_interleave(n_cfg), self.batch_size).view(b, n_cfg)
+        p_full = p_full.view(b, 1).expand(b, n_cfg)
+        drop = (p_full - p_masked).clamp(min=0) / p_full.clamp(min=1e-12)
+        return MetricResult(drop.cpu().numpy(), extra={
+            "increase": (p_masked > p_full).cpu().numpy().astype(np.int8),
+            "p_full": p_full.cpu().numpy(), "p_masked": p_masked.cpu().numpy()})
+
+
+class _PixelPerturbation(Metric):
+    """Shared machinery of insertion and deletion.
+
+    Parameters (config ``metrics.insertion`` / ``metrics.deletion``)
+    ----------------------------------------------------------------
+    baselines : list of ``mean`` (0 in normalized space), ``blur`` (Gaussian blur of the image,
+        kernel ``blur_kernel`` and sigma ``blur_sigma``, 11 and 5 at 224 px, scaled with the
+        image), ``uniform`` (U(0, 1) noise in normalized units, one draw per seed in
+        ``range(uniform_seeds)``, 5 as in the paper)
+    granularities : ``pixel`` (``steps`` steps of ``ceil(H*W/steps)`` pixels, or ``step_pixels``)
+        and/or ``region`` (the ``region`` x ``region`` square, 9 at 224 px scaled, around the next
+        most relevant not yet perturbed pixel; a point each time the fraction passes k/steps)
+    steps : curve points after the start (100: 101 points)
+    """
+
+    has_curves = True
+    axes = ("baseline", "granularity", "seed")
+    insert: bool = True
+
+    def configurations(self):
+        out = []
+        for gran, base in itertools.product(self.params.get("granularities", ["pixel", "region"]),
+                                            self.params.get("baselines", ["mean", "blur", "uniform"])):
+            seeds = range(int(self.params.get("uniform_seeds", 5))) if base == "uniform" else [0]
+            out += [{"baseline": base, "granularity": gran, "seed": s} for s in seeds]
+        return out
+
+    @staticmethod
+    def config_key(cfg):
+        key = f"{cfg['baseline']}+{cfg['granularity']}"
+        return key + (f"+s{cfg['seed']}" if cfg["baseline"] == "uniform" else "")
+
+    def n_points(self, side: int) -> int:
+        steps = int(self.params.get("steps", 100))
+        if self.params.get("step_pixels"):
+            return -(-side * side // int(self.params["step_pixels"])) + 1
+        return steps + 1
+
+    def passes_per_image(self, side):
+        return len(self.configurations()) * self.n_points(side)
+
+    def _baseline(self, cfg, x, index):
+        if cfg["baseline"] == "mean":
+            return torch.zeros_like(x)
+        if cfg["baseline"] == "blur":
+            side = x.shape[-1]
+            k = scaled(self.params.get("blur_kernel"), side, 11, 3)
+            k += 1 - k % 2  # odd kernel
+            sigma = self.params.get("blur_sigma") or max(0.5, 5.0 * side / 224)
+            return TF.gaussian_blur(x, [k, k], [float(sigma), float(sigma)])
+        gens = [image_generator(self.seed * 1000 + cfg["seed"], int(i)) for i in index]
+        return torch.stack([torch.rand(x.shape[1:], generator=g) for g in gens]).to(x.device)
+
+    def __call__(self, model, x, saliency, targets, index=None, **kw):
+        b, _, h, w = x.shape
+        index = torch.arange(b) if index is None else index
+        maps = relu_minmax(saliency.cpu().numpy(), relu=self.params.get("relu", True))
+        steps = int(self.params.get("steps", 100))
+        schedules = {}
+        for gran in self.params.get("granularities", ["pixel", "region"]):
+            if gran == "pixel":
+                t, k = pixel_schedule(maps, steps, self.params.get("step_pixels"))
+            else:
+                t, k = region_schedule(maps, scaled(self.params.get("region"), w, 9, 3) | 1, steps)
+            schedules[gran] = (torch.from_numpy(t).to(x.device), k)
+        cfgs = self.configurations()
+        curves = np.zeros((b, len(cfgs), max(k for _, k in schedules.values()) + 1), dtype=np.float32)
+        for c, cfg in enumerate(cfgs):
+            t, k = schedules[cfg["granularity"]]
+            curves[:, c, : k + 1] = self._curves(model, x, self._baseline(cfg, x, index), t, k, targets)
+        return MetricResult(auc(curves), curves=curves)
+
+    def _curves(self, model, x, base, t, k, targets) -> np.ndarray:
+        """Target probability at points 0..k for every image, forwards batched over images x points."""
+        b = len(x)
+        points = torch.arange(k + 1, device=x.device)
+        # (image, point) pairs processed in chunks of batch_size forward inputs
+        pairs = torch.cartesian_prod(torch.arange(b, device=x.device), points)
+        out = torch.empty(len(pairs), device=x.device)
+        for s in range(0, len(pairs), self.batch_size):
+            i, p = pairs[s:s + self.batch_size].unbind(1)
+            perturbed = (t[i] <= p.view(-1, 1, 1)).unsqueeze(1)  # (n, 1, H, W)
+            src, dst = (x[i], base[i]) if not self.insert else (base[i], x[i])
+            # deletion: start from the image, perturbed pixels become the baseline;
+            # insertion: start from the baseline, perturbed ("inserted") pixels become the image
+            out[s:s + self.batch_size] = target_scores(model, torch.where(perturbed, dst, src), targets[i],
+                                                       self.batch_size)
+        return out.view(b, k + 1).cpu().numpy()
+
+
+@METRICS.register("insertion")
+class Insertion(_PixelPerturbation):
+    """Insertion: pixels of the image inserted into the baseline, most relevant first; the score
+    is the area under the probability curve over the inserted fraction. Higher is better."""
+
+    higher_is_better = True
+    insert = True
+
+
+@METRICS.register("deletion")
+class Deletion(_PixelPerturbation):
+    """Deletion: pixels replaced by the baseline, most relevant first; the score is the area
+    under the probability curve over the deleted fraction. Lower is better."""
+
+    higher_is_better = False
+    insert = False
+
+
+@METRICS.register("pointing_game")
+class PointingGame(Metric):
+    """Pointing game (Zhang et al. 2018): a hit (1) when the map's maximum lies inside a box of
+    the target object, grown by ``tolerance`` pixels on each side; else 0. Higher is better.
+    The maximum of the raw map is that of the post-processed map (ReLU and min-max are monotone);
+    ties go to the first pixel in row-major order."""
+
+    needs_boxes = True
+    binary = True
+
+    def __call__(self, model, x, saliency, targets, boxes=None, **kw):
+        tol = int(self.params.get("tolerance", 0))
+        s = saliency.cpu().numpy()
+        b, h, w = s.shape
+        peak = s.reshape(b, -1).argmax(1)
+        py, px = np.divmod(peak, w)
+        hits = np.zeros((b, 1), dtype=np.float32)
+        for i in range(b):
+            for x0, y0, x1, y1 in np.asarray(boxes[i]).reshape(-1, 4):
+                if x0 < 0:
+                    continue
+                if x0 - tol <= px[i] < x1 + tol and y0 - tol <= py[i] < y1 + tol:
+                    hits[i, 0] = 1.0
+        return MetricResult(hits)

@@ -1,0 +1,58 @@
+"""Light (torch-free) parts of the sharded stages: shard ranges, creating and finalizing the
+saliency arrays. Rules that only need these run inside Snakemake's own process."""
+
+from __future__ import annotations
+
+import json
+
+import zarr
+
+from . import HeatcheckError, __version__
+from .store import DatasetStore, create_saliency, file_checksum, finalize_saliency
+
+
+def n_images(store: DatasetStore, max_eval: int | None) -> int:
+    """Eval images studied: all, or the first ``max_eval``."""
+    n = len(store.split("eval"))
+    return n if max_eval is None else min(n, int(max_eval))
+
+
+def shard_range(shard: int, shard_size: int, n: int) -> tuple[int, int]:
+    start = shard * shard_size
+    if start >= n:
+        raise HeatcheckError(f"shard {shard} starts at image {start}, beyond the {n} images")
+    return start, min(n, start + shard_size)
+
+
+def init_saliency(store_path, model_path, out_path, explainer: str, params: dict, shard_size: int,
+                  max_eval: int | None) -> None:
+    """Create the empty saliency array of one (dataset, model, explainer)."""
+    store = DatasetStore(store_path)
+    ev = store.split("eval")
+    n = n_images(store, max_eval)
+    h, w = ev.images.shape[-2:]
+    create_saliency(out_path, n, h, w, shard_size, {
+        "explainer": explainer, "params": params, "model_checksum": file_checksum(model_path),
+        "ids": ev.ids[:n], "shard_size": shard_size})
+
+
+def zarr_rows(path) -> int:
+    """Number of maps of a saliency array."""
+    return zarr.open_array(str(path), mode="r").shape[0]
+
+
+def finalize(sal_path, shard_reports, out_json) -> dict:
+    """Mark the saliency array complete; record total seconds and targets."""
+    reports = []
+    for f in shard_reports:
+        with open(f) as fh:
+            reports.append(json.load(fh))
+    reports.sort(key=lambda r: r["start"])
+    seconds = float(sum(r["seconds"] for r in reports))
+    targets = [t for r in reports for t in r["targets"]]
+    finalize_saliency(sal_path, {"seconds": seconds, "targets": targets, "shards": len(reports)})
+    summary = {"path": str(sal_path), "seconds": seconds, "shards": len(reports), "n": len(targets),
+               "heatcheck_version": __version__}
+    with open(out_json, "w") as fh:
+        json.dump(summary, fh, indent=1)
+    return summary
