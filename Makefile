@@ -17,7 +17,7 @@ $(STAMP): envs/requirements.txt pyproject.toml
 setup: $(STAMP)
 
 run: setup
-	$(BIN)/snakemake --cores $(CORES) --configfile config.yaml
+	$(BIN)/snakemake --workflow-profile workflow/profiles/local --cores $(CORES) --configfile config.yaml
 
 lint: setup
 	$(BIN)/snakemake --lint

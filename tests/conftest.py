@@ -17,7 +17,8 @@ def run_snakemake(workdir: Path, configfile: Path, *args: str, check: bool = Tru
                   timeout: int = 1800) -> subprocess.CompletedProcess:
     """Run the repository's Snakefile in ``workdir`` with ``configfile``; output captured."""
     cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(configfile), "--cores", "2", "--nolock", *args]
+           "--configfile", str(configfile), "--cores", "2", "--nolock",
+           "--workflow-profile", str(ROOT / "workflow" / "profiles" / "local"), *args]
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:

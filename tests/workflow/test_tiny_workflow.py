@@ -1,16 +1,19 @@
 """The tiny study end to end through Snakemake, and config errors stopping it before any job."""
 
 import json
-import shutil
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 import zarr
 
 from conftest import run_snakemake
 
-TINY = __import__("pathlib").Path(__file__).with_name("tiny.yaml")
+HERE = Path(__file__).parent
+TINY, SHARDED = HERE / "tiny.yaml", HERE / "sharded.yaml"
+CFG = yaml.safe_load(TINY.read_text())
 
 
 @pytest.fixture(scope="module")
@@ -20,19 +23,44 @@ def tiny_run(tmp_path_factory):
     return work, proc
 
 
-def test_tiny_study_produces_store_models_and_figure(tiny_run):
+def test_dataset_models_and_sample_figure(tiny_run):
     work, _ = tiny_run
     res = work / "results" / "shapes"
     g = zarr.open_group(str(res / "images.zarr"), mode="r")
-    assert g["eval/images"].shape == (16, 3, 32, 32) and g["train/images"].shape[0] == 360
+    assert g["eval/images"].shape == (12, 3, 32, 32) and g["train/images"].shape[0] == 360
     assert g.attrs["complete"] is True
-    for m in ("lenet", "resnet8"):
-        assert (res / "models" / f"{m}.pt").stat().st_size > 1000
-        rep = json.loads((res / "models" / f"{m}.json").read_text())
-        assert rep["model"] == m and 0 <= rep["accuracy"] <= 1 and rep["n_eval"] == 16
-        assert (res / "logs" / "train_model" / f"{m}.log").exists()
+    rep = json.loads((res / "models" / "resnet8.json").read_text())
+    assert rep["model"] == "resnet8" and 0 <= rep["accuracy"] <= 1 and rep["n_eval"] == 12
+    assert (res / "logs" / "train_model" / "resnet8.log").exists()
     for ext in ("png", "pdf"):
         assert (res / "figures" / f"samples.{ext}").stat().st_size > 5000
+
+
+def test_every_explainer_has_a_complete_saliency_array(tiny_run):
+    work, _ = tiny_run
+    for name, params in CFG["explainers"].items():
+        arr = zarr.open_array(str(work / "results/shapes/saliency/resnet8" / f"{name}.zarr"), mode="r")
+        assert arr.shape == (12, 32, 32) and arr.dtype == np.float32
+        assert arr.attrs["complete"] is True and arr.attrs["explainer"] == name
+        assert np.isfinite(arr[:]).all() and arr[:].std() > 0
+        assert len(arr.attrs["model_checksum"]) == 64 and "heatcheck_version" in arr.attrs
+    assert (work / "results/shapes/figures/saliency_examples.png").stat().st_size > 10000
+
+
+def test_score_tables_summary_and_curves(tiny_run):
+    work, _ = tiny_run
+    res = work / "results" / "shapes"
+    scores = pd.read_parquet(res / "scores.parquet")
+    assert set(scores["metric"]) == set(CFG["metrics"])
+    assert set(scores["explainer"]) == set(CFG["explainers"])
+    per = scores.groupby(["metric", "explainer"]).size()
+    assert (per.xs("insertion") == 12 * 8).all()      # 12 images x (mean, blur, 2 uniform) x 2 granularities
+    assert (per.xs("average_drop") == 12 * 3).all()   # real + 2 percentiles
+    assert set(scores.loc[scores.metric == "pointing_game", "score"]) <= {0.0, 1.0}
+    summary = pd.read_csv(res / "tables" / "summary.csv")
+    assert {"mean", "ci_low", "ci_high", "higher_is_better"} <= set(summary.columns)
+    curves = zarr.open_array(str(res / "curves/deletion/resnet8/rise.zarr"), mode="r")
+    assert curves.shape == (12, 8, 9) and curves.attrs["configs"][0] == "mean+pixel"
 
 
 def test_nothing_to_do_on_rerun(tiny_run):
@@ -41,20 +69,34 @@ def test_nothing_to_do_on_rerun(tiny_run):
     assert "Nothing to be done" in proc.stdout + proc.stderr
 
 
-def test_figures_target_redraws_without_retraining(tiny_run):
+def test_figures_target_redraws_without_recomputing(tiny_run):
     work, _ = tiny_run
-    proc = run_snakemake(work, TINY, "figures", "--forcerun", "plot_dataset")
+    proc = run_snakemake(work, TINY, "figures", "--forcerun", "plot_dataset", "plot_saliency_examples")
     out = proc.stdout + proc.stderr
-    assert "plot_dataset" in out and "train_model" not in out and "prepare_dataset" not in out
+    assert "plot_dataset" in out and "plot_saliency_examples" in out
+    for rule in ("train_model", "prepare_dataset", "compute_saliency", "score_metric"):
+        assert f"rule {rule}:" not in out
+
+
+def test_sharded_run_assembles_shards(tmp_path):
+    run_snakemake(tmp_path, SHARDED)
+    res = tmp_path / "results" / "shapes"
+    for model in ("lenet", "resnet8"):
+        assert len(list((res / "saliency" / model / "rise.shards").glob("*.json"))) == 3  # 10 images / 4
+        arr = zarr.open_array(str(res / "saliency" / model / "rise.zarr"), mode="r")
+        assert arr.chunks == (4, 32, 32) and np.isfinite(arr[:]).all()
+    scores = pd.read_parquet(res / "scores.parquet")
+    assert sorted(scores.image_index.unique()) == list(range(10))
+    assert len(scores[(scores.metric == "deletion")]) == 2 * 2 * 10 * 2  # models x explainers x images x configs
 
 
 def test_config_error_stops_before_any_job(tmp_path):
     cfg = yaml.safe_load(TINY.read_text())
-    cfg["models"]["lenet"]["epocs"] = 3
+    cfg["models"]["resnet8"]["epocs"] = 3
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump(cfg))
     proc = run_snakemake(tmp_path, bad, check=False)
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
-    assert "models.lenet.epocs" in out and "valid keys here" in out
+    assert "models.resnet8.epocs" in out and "valid keys here" in out
     assert not (tmp_path / "results").exists()

@@ -67,3 +67,16 @@ def image_generator(seed: int, index: int) -> torch.Generator:
     """A CPU generator seeded by ``(seed, image index)``: per-image reproducible draws that do
     not depend on the shard or batch an image falls in."""
     return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, int(index)]).generate_state(1)[0]))
+
+
+def gaussian_blur(x: torch.Tensor, kernel: int, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of (B, C, H, W) images with reflect padding (the same result as
+    torchvision's ``gaussian_blur``, without importing torchvision)."""
+    half = kernel // 2
+    t = torch.arange(kernel, dtype=x.dtype, device=x.device) - half
+    k = torch.exp(-0.5 * (t / sigma) ** 2)
+    k = k / k.sum()
+    c = x.shape[1]
+    out = torch.nn.functional.pad(x, (half, half, half, half), mode="reflect")
+    out = torch.nn.functional.conv2d(out, k.view(1, 1, 1, -1).repeat(c, 1, 1, 1), groups=c)
+    return torch.nn.functional.conv2d(out, k.view(1, 1, -1, 1).repeat(c, 1, 1, 1), groups=c)

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from captum.attr import (GuidedBackprop, InputXGradient, IntegratedGradients, LayerAttribution,
-                         LayerGradCam, Saliency)
 
 from .. import HeatcheckError
 from ..models import gap_fc, last_conv
@@ -28,6 +26,8 @@ class Grad(Explainer):
     """Vanilla gradient (Simonyan et al. 2014): max_c |d logit / d x_c|."""
 
     def attribute(self, x, targets, index=None):
+        from captum.attr import Saliency  # lazily: only jobs that use captum pay its import
+
         sal = Saliency(self.model)
         out = [sal.attribute(xb, target=tb, abs=True).amax(1) for xb, tb in _chunks(x, targets, self.batch_size)]
         return torch.cat(out).float()
@@ -38,6 +38,8 @@ class GradientXInput(Explainer):
     """Gradient times input, summed over channels (exact for a linear model: w * x)."""
 
     def attribute(self, x, targets, index=None):
+        from captum.attr import InputXGradient
+
         ixg = InputXGradient(self.model)
         return torch.cat([ixg.attribute(xb, target=tb).sum(1) for xb, tb in _chunks(x, targets, self.batch_size)]).float()
 
@@ -47,6 +49,8 @@ class GuidedBackpropExplainer(Explainer):
     """Guided backpropagation (Springenberg et al. 2015): only positive gradients pass ReLUs."""
 
     def attribute(self, x, targets, index=None):
+        from captum.attr import GuidedBackprop
+
         gb = GuidedBackprop(self.model)
         return torch.cat([gb.attribute(xb, target=tb).sum(1) for xb, tb in _chunks(x, targets, self.batch_size)]).float()
 
@@ -63,6 +67,8 @@ class IntegratedGradientsExplainer(Explainer):
         return 2.0 * self.params.get("steps", 50)
 
     def attribute(self, x, targets, index=None):
+        from captum.attr import IntegratedGradients
+
         ig = IntegratedGradients(self.model)
         steps = int(self.params.get("steps", 50))
         per = max(1, self.batch_size // steps)
@@ -112,6 +118,8 @@ class GradCAM(Explainer):
         return last_conv(self.model)
 
     def attribute(self, x, targets, index=None):
+        from captum.attr import LayerAttribution, LayerGradCam
+
         gc = LayerGradCam(self.model, self._layer())
         out = [LayerAttribution.interpolate(gc.attribute(xb, target=tb, relu_attributions=False),
                                             x.shape[-2:], "bilinear").squeeze(1)

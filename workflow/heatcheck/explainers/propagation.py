@@ -34,9 +34,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
-from torchvision.models.resnet import BasicBlock, Bottleneck
 
 from .. import HeatcheckError
+from ..models.cifar import BasicBlock as CifarBlock
 from .base import EXPLAINERS, Explainer, select
 
 
@@ -104,7 +104,10 @@ def _binary_tensor_ops(gm: fx.GraphModule) -> list[str]:
 
 
 def _lrp_canonizers(model: nn.Module) -> list:
+    from torchvision.models.resnet import BasicBlock, Bottleneck
     from zennit.torchvision import ResNetCanonizer, VGGCanonizer
+    if any(isinstance(m, CifarBlock) for m in model.modules()):
+        return [ResNetCanonizer(), _cifar_block_canonizer()]
     if any(isinstance(m, (BasicBlock, Bottleneck)) for m in model.modules()):
         return [ResNetCanonizer()]
     # plain feed-forward nets (VGG, AlexNet, LeNet): only batch norms to merge, if any
@@ -504,3 +507,20 @@ class DeepSHAP(Explainer):
 
 
 __all__ = ["LRP", "DeepSHAP"]
+
+
+def _cifar_block_canonizer():
+    """zennit's BasicBlock canonizer, matching the package's own CIFAR ``BasicBlock`` (same
+    attributes and forward as torchvision's): the skip addition goes through a ``Sum`` module."""
+    from zennit.torchvision import ResNetBasicBlockCanonizer
+
+    class CifarBlockCanonizer(ResNetBasicBlockCanonizer):
+        @classmethod
+        def _attribute_map(cls, name, module):
+            if isinstance(module, CifarBlock):
+                from zennit.layer import Sum
+
+                return {"forward": cls.forward.__get__(module), "canonizer_sum": Sum()}
+            return None
+
+    return CifarBlockCanonizer()

@@ -12,9 +12,8 @@ import itertools
 
 import numpy as np
 import torch
-import torchvision.transforms.functional as TF
 
-from ..batching import image_generator, scaled, target_scores
+from ..batching import gaussian_blur, image_generator, scaled, target_scores
 from ..postprocess import relu_minmax
 from .base import METRICS, Metric, MetricResult
 from .ordering import pixel_schedule, region_schedule
@@ -131,7 +130,7 @@ class _PixelPerturbation(Metric):
             k = scaled(self.params.get("blur_kernel"), side, 11, 3)
             k += 1 - k % 2  # odd kernel
             sigma = self.params.get("blur_sigma") or max(0.5, 5.0 * side / 224)
-            return TF.gaussian_blur(x, [k, k], [float(sigma), float(sigma)])
+            return gaussian_blur(x, k, float(sigma))
         gens = [image_generator(self.seed * 1000 + cfg["seed"], int(i)) for i in index]
         return torch.stack([torch.rand(x.shape[1:], generator=g) for g in gens]).to(x.device)
 

@@ -9,7 +9,6 @@ import os
 from pathlib import Path
 
 import torch
-import torchvision
 
 from .. import HeatcheckError
 
@@ -24,6 +23,8 @@ WEIGHTS = {
 
 
 def _weights_enum(arch: str):
+    import torchvision  # lazily: importing it costs ~1.3 s, which every small-net job would pay
+
     enum_name, member = WEIGHTS[arch].split(".")
     return getattr(getattr(torchvision.models, enum_name), member)
 
@@ -36,6 +37,8 @@ def hub_weights_path(arch: str) -> Path:
 
 def build(arch: str, num_classes: int) -> torch.nn.Module:
     """An untrained torchvision ``arch`` with ``num_classes`` outputs."""
+    import torchvision
+
     return getattr(torchvision.models, arch)(weights=None, num_classes=num_classes)
 
 
