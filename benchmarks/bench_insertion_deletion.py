@@ -64,7 +64,7 @@ def main():
             r[f"{metric}_default"] = {"seconds": sec, "forward_passes": passes,
                                       "forward_per_s": passes / sec, "ratio_to_raw": passes / sec / raw}
         # matched settings against Quantus PixelFlipping: deletion, zero (= mean) baseline, pixels
-        step = 11  # pixels per step: ceil(1024 / 100) = 11
+        step = 8  # pixels per step (Quantus needs a divisor of H*W): 128 steps
         ours_del = lambda: ours(model, x, y, maps, "deletion", baselines=["mean"], granularities=["pixel"],
                                 step_pixels=step, relu=False)
         res, sec = timed(ours_del)

@@ -50,7 +50,22 @@ def figure_targets():
     figs = expand("results/{dataset}/figures/samples.png", dataset=DATASETS)
     if config["explainers"]:
         figs += expand("results/{dataset}/figures/saliency_examples.png", dataset=DATASETS)
+        per_metric = {
+            "shapley_bias": "figures/shapley_bias.png",
+            "masking_robustness": "tables/non_robustness.csv",
+            "mutual_verification": "figures/mutual_verification.png",
+        }
+        for metric, path in per_metric.items():
+            if metric in config["metrics"]:
+                figs += expand(f"results/{{dataset}}/{path}", dataset=DATASETS)
     return figs
+
+
+def mutual_verification_matrices(wildcards):
+    return [
+        f"results/{wildcards.dataset}/tables/mutual_verification/{m}.csv"
+        for m in dataset_models(wildcards)
+    ]
 
 
 def all_targets():
@@ -62,15 +77,17 @@ def all_targets():
 from heatcheck.costs import explainer_passes, seconds_per_pass  # noqa: E402
 
 EXPLAINER_NAMES = list(config["explainers"]) or ["__none__"]
+# "{explainer}+halfmasked": the explainer rerun on the four half-masked copies (masking_robustness)
+SALIENCY_NAMES = EXPLAINER_NAMES + [rf"{e}\+halfmasked" for e in EXPLAINER_NAMES]
 
 
 wildcard_constraints:
-    explainer="|".join(EXPLAINER_NAMES),
+    explainer="|".join(SALIENCY_NAMES),
     shard=r"\d+",
 
 
 def explainer_params(wildcards):
-    return config["explainers"][wildcards.explainer]
+    return config["explainers"][wildcards.explainer.partition("+")[0]]
 
 
 def dataset_summary(dataset):
@@ -105,7 +122,8 @@ def _side(wildcards):
 
 def saliency_runtime(wildcards, attempt):
     """Minutes for one shard: passes x images x a CPU estimate per pass, doubled per retry."""
-    passes = explainer_passes(wildcards.explainer, explainer_params(wildcards), _side(wildcards))
+    base, _, variant = wildcards.explainer.partition("+")
+    passes = explainer_passes(base, explainer_params(wildcards), _side(wildcards)) * (4 if variant else 1)
     seconds = config["shard_size"] * max(passes, 1) * seconds_per_pass(_side(wildcards))
     return int(10 + 2 * seconds / 60) * attempt
 
@@ -135,6 +153,14 @@ from heatcheck.costs import metric_passes  # noqa: E402
 
 # metrics scored per (model, explainer) from a saliency array; their table/curve files
 PER_EXPLAINER_METRICS = [m for m in config["metrics"] if m != "mutual_verification"]
+# what some metrics read besides the maps (score_metric's extra inputs)
+METRIC_EXTRAS = {
+    "shapley_bias": {"shapley": "results/{dataset}/shapley/{model}.zarr"},
+    "unexplainable_features": {"features": "results/{dataset}/features/{model}.json"},
+    "masking_robustness": {
+        "masked": "results/{dataset}/saliency/{model}/{explainer}+halfmasked.json"
+    },
+}
 METRIC_NAMES = PER_EXPLAINER_METRICS or ["__none__"]
 CURVE_METRICS = [m for m in config["metrics"] if m in ("insertion", "deletion")] or ["__none__"]
 BOX_METRICS = ("pointing_game",)
@@ -169,14 +195,58 @@ def dataset_metrics(dataset):
     return [m for m in PER_EXPLAINER_METRICS if m not in skipped]
 
 
+def metric_extra_inputs(wildcards):
+    return {
+        k: v.format(**wildcards)
+        for k, v in METRIC_EXTRAS.get(wildcards.metric, {}).items()
+    }
+
+
+def metric_explainers(metric):
+    """Explainers a metric scores (masking_robustness may be restricted: it reruns them)."""
+    chosen = config["metrics"][metric].get("explainers")
+    return [e for e in config["explainers"] if chosen is None or e in chosen]
+
+
 def dataset_score_tables(wildcards):
     d = wildcards.dataset
-    return [
+    tables = [
         f"results/{d}/scores/{metric}/{m}/{e}.parquet"
         for metric in dataset_metrics(d)
         for m in config["datasets"][d]["models"]
-        for e in config["explainers"]
+        for e in metric_explainers(metric)
     ]
+    if "mutual_verification" in config["metrics"]:
+        tables += [
+            f"results/{d}/scores/mutual_verification/{m}.parquet"
+            for m in config["datasets"][d]["models"]
+        ]
+    return tables
+
+
+def shapley_shards(wildcards):
+    n_shards = -(-n_studied(wildcards.dataset) // config["shard_size"])
+    return expand(
+        "results/{dataset}/shapley/{model}.shards/{shard}.npz",
+        dataset=wildcards.dataset,
+        model=wildcards.model,
+        shard=range(n_shards),
+    )
+
+
+def model_saliency(wildcards):
+    return {
+        e: f"results/{wildcards.dataset}/saliency/{wildcards.model}/{e}.json"
+        for e in config["explainers"]
+    }
+
+
+def shapley_runtime(wildcards, attempt):
+    side = _side(wildcards)
+    p = config["metrics"]["shapley_bias"]
+    cell = p.get("cell") or (1 if side <= 64 else max(1, round(side / 32)))
+    passes = p["samples"] * (-(-side // cell)) ** 2
+    return int(10 + 2 * config["shard_size"] * passes * seconds_per_pass(side) / 60) * attempt
 
 
 def dataset_curves(wildcards):
@@ -186,7 +256,7 @@ def dataset_curves(wildcards):
         for metric in dataset_metrics(d)
         if metric in CURVE_METRICS
         for m in config["datasets"][d]["models"]
-        for e in config["explainers"]
+        for e in metric_explainers(metric)
     ]
 
 

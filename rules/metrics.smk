@@ -4,6 +4,7 @@
 
 rule score_metric:
     input:
+        unpack(metric_extra_inputs),
         store="results/{dataset}/images.zarr",
         model="results/{dataset}/models/{model}.pt",
         saliency="results/{dataset}/saliency/{model}/{explainer}.json",
@@ -95,3 +96,96 @@ rule collect_scores:
         from heatcheck.tables import collect
 
         collect(input.tables, output.scores, output.summary, seed=params.seed)
+
+
+# --- the second paper's per-model inputs and mutual verification ----------------------------------
+
+
+rule compute_shapley:
+    input:
+        store="results/{dataset}/images.zarr",
+        model="results/{dataset}/models/{model}.pt",
+    output:
+        "results/{dataset}/shapley/{model}.shards/{shard}.npz",
+    params:
+        shapley=config["metrics"].get("shapley_bias", {}),
+        shard_size=config["shard_size"],
+        max_eval=config["max_eval"],
+        seed=config["seed"],
+        batch_size=config["batch_size"],
+        target=config["target"],
+    conda:
+        "../envs/environment.yaml"
+    log:
+        "results/{dataset}/logs/compute_shapley/{model}/{shard}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/compute_shapley/{model}/{shard}.tsv"
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=metric_mem_mb,
+        runtime=shapley_runtime,
+    script:
+        "../workflow/scripts/compute_shapley.py"
+
+
+rule merge_shapley:
+    input:
+        shapley_shards,
+    output:
+        directory("results/{dataset}/shapley/{model}.zarr"),
+    params:
+        shapley=config["metrics"].get("shapley_bias", {}),
+    conda:
+        "../envs/environment.yaml"
+    log:
+        "results/{dataset}/logs/merge_shapley/{model}.log",
+    localrule: True
+    run:
+        from heatcheck.tables import merge_shapley
+
+        merge_shapley(input, output[0], params.shapley)
+
+
+rule feature_scale:
+    input:
+        store="results/{dataset}/images.zarr",
+        model="results/{dataset}/models/{model}.pt",
+    output:
+        "results/{dataset}/features/{model}.json",
+    params:
+        max_eval=config["max_eval"],
+        batch_size=config["batch_size"],
+    conda:
+        "../envs/environment.yaml"
+    log:
+        "results/{dataset}/logs/feature_scale/{model}.log",
+    threads: 1
+    resources:
+        gpu=1,
+        mem_mb=metric_mem_mb,
+        runtime=30,
+    script:
+        "../workflow/scripts/feature_scale.py"
+
+
+rule mutual_verification:
+    input:
+        unpack(model_saliency),
+    output:
+        matrix=report(
+            "results/{dataset}/tables/mutual_verification/{model}.csv",
+            caption="../workflow/report/mutual_verification.rst",
+            category="Scores",
+        ),
+        table="results/{dataset}/scores/mutual_verification/{model}.parquet",
+    conda:
+        "../envs/environment.yaml"
+    log:
+        "results/{dataset}/logs/mutual_verification/{model}.log",
+    threads: 1
+    resources:
+        mem_mb=metric_mem_mb,
+        runtime=30,
+    script:
+        "../workflow/scripts/mutual_verification.py"

@@ -13,7 +13,7 @@ from tqdm import tqdm
 
 from .explainers import EXPLAINERS, check_finite, make_explainer
 from .models import load_checkpoint, normalize
-from .shards import shard_range, zarr_rows
+from .shards import VARIANTS, shard_range, split_variant, zarr_rows
 from .store import DatasetStore, write_saliency_shard
 
 log = logging.getLogger(__name__)
@@ -58,6 +58,15 @@ def compute_shard(store_path, model_path, sal_path, explainer: str, params: dict
     labels = torch.from_numpy(ev.labels[start:stop]).to(device)
     ids = ev.ids[start:stop]
     targets = targets_for(model, x, labels, target, batch_size)
+    index = torch.arange(start, stop)
+    explainer, variant = split_variant(explainer)
+    copies = VARIANTS.get(variant, 1)
+    if variant == "halfmasked":
+        from .metrics.objectiveness import apply_half_masks
+
+        # the copies are explained for the same target, with the original image's seeds
+        x, targets = apply_half_masks(x), targets.repeat_interleave(copies)
+        index, ids = index.repeat_interleave(copies), [i for i in ids for _ in range(copies)]
     cls = EXPLAINERS.get(explainer)
     background = None
     if cls.needs_background:
@@ -68,16 +77,18 @@ def compute_shard(store_path, model_path, sal_path, explainer: str, params: dict
     per = max(1, min(len(x), batch_size // max(1, math.ceil(expl.passes_per_image()))))
     t0 = time.perf_counter()
     maps = []
-    index = torch.arange(start, stop)
     for i in tqdm(range(0, len(x), per), desc=f"{explainer} shard {shard}", unit="chunk", mininterval=2):
         maps.append(expl.attribute(x[i:i + per], targets[i:i + per], index=index[i:i + per]).detach().cpu())
     maps = torch.cat(maps).numpy().astype(np.float32)
     seconds = time.perf_counter() - t0
     check_finite(maps, ids, explainer)
+    if copies > 1:
+        maps = maps.reshape(stop - start, copies, *maps.shape[1:])
+        targets = targets[::copies]
     write_saliency_shard(sal_path, start, maps, shard_size)
     report = {"shard": shard, "start": start, "stop": stop, "seconds": seconds, "explainer": explainer,
               "images_per_second": (stop - start) / max(seconds, 1e-9), "device": str(device),
-              "targets": targets.cpu().tolist(), "ids": ids}
+              "targets": targets.cpu().tolist(), "ids": ids[::copies]}
     log.info("%s shard %d: %d images in %.2f s", explainer, shard, stop - start, seconds)
     if report_path:
         with open(report_path, "w") as fh:

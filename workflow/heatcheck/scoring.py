@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import zarr
 
 from . import HeatcheckError
 from .metrics import make_metric
@@ -21,8 +22,14 @@ log = logging.getLogger(__name__)
 
 def score_shard(store_path, model_path, saliency_path, metric: str, params: dict, shard: int,
                 shard_size: int, out_path, *, seed: int = 0, batch_size: int = 256,
-                device: torch.device | None = None) -> dict:
-    """Score the maps of one shard and write the raw results (``.npz``) to ``out_path``."""
+                device: torch.device | None = None, extras: dict | None = None) -> dict:
+    """Score the maps of one shard and write the raw results (``.npz``) to ``out_path``.
+
+    ``extras`` holds the paths of what some metrics need besides the maps: ``shapley`` (the
+    model's Shapley store, for ``shapley_bias``), ``features`` (the feature scale JSON, for
+    ``unexplainable_features``), ``masked`` (the half-masked copies' saliency array, for
+    ``masking_robustness``).
+    """
     device = device or torch.device("cpu")
     store = DatasetStore(store_path)
     ev = store.split("eval")
@@ -41,9 +48,10 @@ def score_shard(store_path, model_path, saliency_path, metric: str, params: dict
     maps = torch.from_numpy(sal[start:stop]).to(device)
     boxes = ev.boxes[start:stop] if ev.boxes is not None else None
     masks = ev.masks[start:stop] if ev.masks is not None else None
+    kw = _metric_extras(extras or {}, start, stop, device)
     t0 = time.perf_counter()
     with torch.no_grad():
-        res = m(model, x, maps, targets, index=torch.arange(start, stop), boxes=boxes, masks=masks)
+        res = m(model, x, maps, targets, index=torch.arange(start, stop), boxes=boxes, masks=masks, **kw)
     seconds = time.perf_counter() - t0
     if not np.isfinite(res.scores).all():
         bad = int(np.flatnonzero(~np.isfinite(res.scores).all(1))[0])
@@ -63,3 +71,100 @@ def score_shard(store_path, model_path, saliency_path, metric: str, params: dict
         np.savez(fh, **arrays)
     log.info("%s shard %d: %d images in %.2f s", metric, shard, stop - start, seconds)
     return {"seconds": seconds, "n": stop - start}
+
+
+# --- second-paper stores: Shapley estimates and the feature scale, per (dataset, model) ---------
+
+
+def _metric_extras(extras: dict, start: int, stop: int, device) -> dict:
+    kw = {}
+    if "shapley" in extras:
+        g = zarr.open_group(str(extras["shapley"]), mode="r")
+        est = np.asarray(g["estimate"][start:stop])
+        kw["shapley"] = est.reshape(len(est), -1)
+        kw["cell"] = int(g.attrs["cell"])
+    if "features" in extras:
+        with open(extras["features"]) as fh:
+            kw["alpha"] = json.load(fh)["alpha"]
+    if "masked" in extras:
+        with open(extras["masked"]) as fh:
+            arr = open_saliency(json.load(fh)["path"])
+        kw["masked_saliency"] = torch.from_numpy(arr[start:stop]).to(device)
+    return kw
+
+
+def shapley_cell(params: dict, side: int) -> int:
+    """Player side: ``cell`` if set, else pixels up to 64 px and side/32 above."""
+    return int(params["cell"]) if params.get("cell") else (1 if side <= 64 else max(1, round(side / 32)))
+
+
+def shapley_shard(store_path, model_path, params: dict, shard: int, shard_size: int, out_path, *,
+                  max_eval: int | None = None, seed: int = 0, batch_size: int = 256, target: str = "label",
+                  device: torch.device | None = None) -> dict:
+    """Sampled Shapley values of one shard of eval images (the second paper's reference)."""
+    from .saliency import targets_for
+    from .shapley import shapley_sampling
+    from .shards import n_images
+
+    device = device or torch.device("cpu")
+    store = DatasetStore(store_path)
+    ev = store.split("eval")
+    start, stop = shard_range(shard, shard_size, n_images(store, max_eval))
+    model, _ = load_checkpoint(model_path, num_classes=store.num_classes)
+    model = model.to(device)
+    x = normalize(torch.from_numpy(ev.images[start:stop]).to(device), store.mean, store.std)
+    targets = targets_for(model, x, torch.from_numpy(ev.labels[start:stop]).to(device), target, batch_size)
+    cell = shapley_cell(params, x.shape[-1])
+    t0 = time.perf_counter()
+    est = shapley_sampling(model, x, targets, cell=cell, samples=int(params.get("samples", 1000)),
+                           antithetic=bool(params.get("antithetic", False)), output=params.get("output", "prob"),
+                           batch_size=batch_size, seed=seed, index=torch.arange(start, stop), progress=True)
+    seconds = time.perf_counter() - t0
+    grid = tuple(est[2])
+    with open(out_path, "wb") as fh:
+        np.savez(fh, estimate=np.asarray(est[0]).reshape(len(x), *grid), stderr=np.asarray(est[1]).reshape(len(x), *grid),
+                 start=np.array(start), stop=np.array(stop), seconds=np.array(seconds), cell=np.array(cell),
+                 targets=targets.cpu().numpy())
+    log.info("shapley shard %d: %d images in %.1f s", shard, stop - start, seconds)
+    return {"seconds": seconds}
+
+
+def feature_scale(store_path, model_path, out_json, *, max_eval: int | None = None, batch_size: int = 256,
+                  device: torch.device | None = None) -> float:
+    """alpha = 1 / E_I ||f_I - E f|| over the studied eval images (eq. 4 of the second paper)."""
+    from .metrics.objectiveness import feature_alpha
+    from .shards import n_images
+
+    device = device or torch.device("cpu")
+    store = DatasetStore(store_path)
+    n = n_images(store, max_eval)
+    model, _ = load_checkpoint(model_path, num_classes=store.num_classes)
+    x = normalize(torch.from_numpy(store.split("eval").images[:n]), store.mean, store.std)
+    alpha = float(feature_alpha(model.to(device), x.to(device), batch_size))
+    with open(out_json, "w") as fh:
+        json.dump({"alpha": alpha, "n": n}, fh)
+    return alpha
+
+
+def mutual_verification_tables(saliency_jsons: dict, dataset: str, model: str, out_csv, out_parquet) -> None:
+    """Eq. (6) for every pair of explainers of one model: the matrix (CSV) and per-image table."""
+    import pandas as pd
+
+    from .metrics.objectiveness import mutual_verification
+    from .store import open_saliency
+
+    maps = {}
+    for name, path in saliency_jsons.items():
+        with open(path) as fh:
+            arr = open_saliency(json.load(fh)["path"])
+        maps[name] = arr[:]
+    names, matrix, per_image = mutual_verification(maps)
+    pd.DataFrame(np.asarray(matrix), index=names, columns=names).to_csv(out_csv, float_format="%.6g")
+    per_image = np.asarray(per_image)
+    ids = open_saliency(json.load(open(next(iter(saliency_jsons.values()))))["path"]).attrs["ids"]
+    rows = [{"dataset": dataset, "model": model, "metric": "mutual_verification", "explainer": a,
+             "config": b, "image_index": i, "image_id": ids[i], "score": float(per_image[i, ia, ib]),
+             "higher_is_better": False, "binary": False}
+            for ia, a in enumerate(names) for ib, b in enumerate(names) if a != b
+            for i in range(per_image.shape[0])]
+    pd.DataFrame(rows).to_parquet(out_parquet, index=False)

@@ -24,16 +24,32 @@ def shard_range(shard: int, shard_size: int, n: int) -> tuple[int, int]:
     return start, min(n, start + shard_size)
 
 
+#: variants of an explainer's saliency array: maps of transformed copies of each image
+#: (``{explainer}+halfmasked``: the left, right, top and bottom half set to the mean, eq. 5 of
+#: the second paper), and how many copies each image has
+VARIANTS = {"halfmasked": 4}
+
+
+def split_variant(name: str) -> tuple[str, str | None]:
+    """``"rise+halfmasked"`` -> ``("rise", "halfmasked")``; ``"rise"`` -> ``("rise", None)``."""
+    base, _, variant = name.partition("+")
+    if variant and variant not in VARIANTS:
+        raise HeatcheckError(f"unknown saliency variant {variant!r} in {name!r}; valid: {', '.join(VARIANTS)}")
+    return base, variant or None
+
+
 def init_saliency(store_path, model_path, out_path, explainer: str, params: dict, shard_size: int,
                   max_eval: int | None) -> None:
-    """Create the empty saliency array of one (dataset, model, explainer)."""
+    """Create the empty saliency array of one (dataset, model, explainer[+variant])."""
     store = DatasetStore(store_path)
     ev = store.split("eval")
     n = n_images(store, max_eval)
     h, w = ev.images.shape[-2:]
+    _, variant = split_variant(explainer)
     create_saliency(out_path, n, h, w, shard_size, {
         "explainer": explainer, "params": params, "model_checksum": file_checksum(model_path),
-        "ids": ev.ids[:n], "shard_size": shard_size})
+        "ids": ev.ids[:n], "shard_size": shard_size, "variant": variant},
+        copies=VARIANTS.get(variant))
 
 
 def zarr_rows(path) -> int:

@@ -138,12 +138,14 @@ class DatasetStore:
 # the seconds it took and ``complete: true``.
 
 
-def create_saliency(path, n: int, h: int, w: int, chunk: int, attrs: dict) -> None:
-    """Create an empty (NaN-filled) saliency array, replacing any older one at ``path``."""
+def create_saliency(path, n: int, h: int, w: int, chunk: int, attrs: dict, copies: int | None = None) -> None:
+    """Create an empty (NaN-filled) saliency array (N, H, W), or (N, copies, H, W) for maps of
+    several transformed copies of each image, replacing any older one at ``path``."""
     path = Path(path)
     if path.exists():
         shutil.rmtree(path)
-    arr = zarr.create_array(str(path), shape=(n, h, w), chunks=(min(chunk, n), h, w), dtype="float32",
+    inner = (copies, h, w) if copies else (h, w)
+    arr = zarr.create_array(str(path), shape=(n, *inner), chunks=(min(chunk, n), *inner), dtype="float32",
                             fill_value=float("nan"))
     arr.attrs.update({**attrs, "heatcheck_version": __version__, "complete": False})
 

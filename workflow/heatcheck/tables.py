@@ -99,3 +99,20 @@ def collect(tables, out_parquet, out_summary, seed: int = 0) -> pd.DataFrame:
     summary = pd.DataFrame(rows)
     summary.to_csv(out_summary, index=False, float_format="%.6g")
     return summary
+
+
+def merge_shapley(shard_paths, out_zarr, params: dict) -> None:
+    """Shapley shards -> ``shapley/{model}.zarr``: ``estimate`` and ``stderr`` (N, Hc, Wc)."""
+    shards = []
+    for p in shard_paths:
+        with np.load(p) as z:
+            shards.append({k: z[k] for k in z.files})
+    shards.sort(key=lambda s: int(s["start"]))
+    g = zarr.open_group(str(out_zarr), mode="w")
+    for name in ("estimate", "stderr"):
+        data = np.concatenate([s[name] for s in shards]).astype(np.float32)
+        g.create_array(name, data=data, chunks=(min(256, len(data)),) + data.shape[1:])
+    g.create_array("targets", data=np.concatenate([s["targets"] for s in shards]).astype(np.int64))
+    g.attrs.update({"cell": int(shards[0]["cell"]), "params": params, "heatcheck_version": __version__,
+                    "seconds": float(sum(float(s["seconds"]) for s in shards)),
+                    "dims": ["image", "cell_row", "cell_col"]})

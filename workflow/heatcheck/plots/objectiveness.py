@@ -1,0 +1,63 @@
+"""Figures and tables of the second paper: bias curves (its Figure 3), the non-robustness table
+(its Table 4) and mutual-verification heatmaps (its Figure 4)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from . import save
+
+
+def plot_bias_curves(scores: pd.DataFrame, out_png) -> None:
+    """M_pixel against k, top-k (upper row) and bottom-k (lower row), one line per explainer,
+    one column per model. Lower is less biased."""
+    s = scores[scores.metric == "shapley_bias"].copy()
+    models = sorted(s.model.unique())
+    fig, axes = plt.subplots(2, max(1, len(models)), figsize=(4.2 * max(1, len(models)), 6.4), squeeze=False,
+                             sharey="row")
+    for c, model in enumerate(models):
+        for r, side in enumerate(("top", "bottom")):
+            ax = axes[r, c]
+            part = s[(s.model == model) & (s.side == side)]
+            for expl, g in part.groupby("explainer"):
+                m = g.groupby("k").score.mean()
+                ax.plot(m.index.astype(float), m.values, marker="o", ms=3, label=expl)
+            ax.set_title(f"{model}: {side}-k% pixels", fontsize=9)
+            ax.set_xlabel("k (% of pixels sampled)")
+            ax.set_ylabel("bias M_pixel (lower is better)")
+    axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
+    fig.suptitle("Bias of attribution maps against sampled Shapley values (second paper, eq. 3)", fontsize=10)
+    save(fig, out_png)
+
+
+def non_robustness_table(scores: pd.DataFrame, out_csv) -> pd.DataFrame:
+    """Mean M_non-robust per model (rows) and explainer (columns), like the paper's Table 4."""
+    s = scores[scores.metric == "masking_robustness"]
+    table = s.groupby(["model", "explainer"]).score.mean().unstack("explainer")
+    table.to_csv(out_csv, float_format="%.4f")
+    return table
+
+
+def plot_mutual_verification(matrix_csvs, out_png) -> None:
+    """One heatmap per model of the mean distance between normalized maps (shared colour scale)."""
+    mats = {Path(p).stem: pd.read_csv(p, index_col=0) for p in matrix_csvs}
+    vmax = max(float(m.values.max()) for m in mats.values()) if mats else 1.0
+    fig, axes = plt.subplots(1, max(1, len(mats)), figsize=(5.2 * max(1, len(mats)), 4.8), squeeze=False)
+    im = None
+    for ax, (model, m) in zip(axes[0], mats.items()):
+        im = ax.imshow(m.values, vmin=0, vmax=vmax, cmap="viridis")
+        ax.set_xticks(range(len(m.columns)), m.columns, rotation=60, ha="right", fontsize=7)
+        ax.set_yticks(range(len(m.index)), m.index, fontsize=7)
+        for i in range(len(m.index)):
+            for j in range(len(m.columns)):
+                ax.text(j, i, f"{m.values[i, j]:.2f}", ha="center", va="center", fontsize=5,
+                        color="white" if m.values[i, j] < 0.6 * vmax else "black")
+        ax.set_title(model, fontsize=9)
+    if im is not None:
+        fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.8, label="M_mutual (lower = agree more)")
+    fig.suptitle("Mutual verification between explainers (second paper, eq. 6)", fontsize=10)
+    save(fig, out_png)

@@ -1,0 +1,9 @@
+"""Rule compute_shapley: sampled Shapley values of one shard of eval images."""
+from heatcheck.runtime import pick_device, setup
+from heatcheck.scoring import shapley_shard
+
+p = snakemake.params
+setup(snakemake.threads, seed=p.seed, logfile=snakemake.log[0])
+shapley_shard(snakemake.input.store, snakemake.input.model, p.shapley, int(snakemake.wildcards.shard), p.shard_size,
+              snakemake.output[0], max_eval=p.max_eval, seed=p.seed, batch_size=p.batch_size, target=p.target,
+              device=pick_device())
