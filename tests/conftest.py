@@ -29,3 +29,19 @@ def run_snakemake(workdir: Path, configfile: Path, *args: str, check: bool = Tru
 @pytest.fixture
 def root() -> Path:
     return ROOT
+
+
+def write_tiny_study(d: Path, n_train: int = 24, n_eval: int = 10) -> Path:
+    """A shapes store and an untrained seeded LeNet checkpoint in ``d`` (unit tests of stages)."""
+    import torch
+
+    from heatcheck.data import load_dataset
+    from heatcheck.models import build_model, save_checkpoint
+    from heatcheck.store import write_dataset
+    from test_data import shapes_spec
+
+    data = load_dataset(shapes_spec(n_train=n_train, n_eval=n_eval))
+    write_dataset(d / "images.zarr", data, "shapes")
+    torch.manual_seed(0)
+    save_checkpoint(d / "m.pt", build_model("lenet", 6, 32).eval(), "lenet", 6, 32, data.mean, data.std)
+    return d

@@ -15,17 +15,12 @@ from heatcheck.models import build_model, load_checkpoint, normalize, save_check
 from heatcheck.saliency import background_images, compute_shard
 from heatcheck.shards import finalize, init_saliency
 from heatcheck.store import DatasetStore, open_saliency, write_dataset, write_saliency_shard
-from test_data import shapes_spec
+from conftest import write_tiny_study
 
 
 @pytest.fixture(scope="module")
 def study(tmp_path_factory):
-    d = tmp_path_factory.mktemp("sal")
-    data = load_dataset(shapes_spec(n_train=24, n_eval=10))
-    write_dataset(d / "images.zarr", data, "shapes")
-    torch.manual_seed(0)
-    save_checkpoint(d / "m.pt", build_model("lenet", 6, 32).eval(), "lenet", 6, 32, data.mean, data.std)
-    return d
+    return write_tiny_study(tmp_path_factory.mktemp("sal"))
 
 
 def _run(d, name, params, shard_size, tag, max_eval=None):

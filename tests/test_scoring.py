@@ -15,16 +15,13 @@ from heatcheck.scoring import score_shard
 from heatcheck.shards import finalize, init_saliency
 from heatcheck.store import DatasetStore, write_dataset
 from heatcheck.tables import bootstrap_ci, collect, merge_curves, merge_scores
+from conftest import write_tiny_study
 from test_data import shapes_spec
 
 
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
-    d = tmp_path_factory.mktemp("score")
-    data = load_dataset(shapes_spec(n_train=12, n_eval=10))
-    write_dataset(d / "images.zarr", data, "shapes")
-    torch.manual_seed(0)
-    save_checkpoint(d / "m.pt", build_model("lenet", 6, 32).eval(), "lenet", 6, 32, data.mean, data.std)
+    d = write_tiny_study(tmp_path_factory.mktemp("score"), n_train=12)
     arr = d / "sal.zarr"
     init_saliency(d / "images.zarr", d / "m.pt", arr, "edge", {}, 4, None)
     reports = []
@@ -95,3 +92,84 @@ def test_box_metric_refused_on_store_without_boxes(scored, tmp_path):
     write_dataset(tmp_path / "images.zarr", data, "shapes")
     with pytest.raises(HeatcheckError, match="'pointing_game' needs object boxes"):
         score_shard(tmp_path / "images.zarr", d / "m.pt", arr, "pointing_game", {}, 0, 4, tmp_path / "x.npz")
+
+
+def test_second_paper_stages_end_to_end_in_python(scored, tmp_path):
+    """Shapley store -> shapley_bias; feature scale -> unexplainable_features; half-masked
+    saliency variant -> masking_robustness; mutual verification tables."""
+    import json
+
+    from heatcheck.metrics.objectiveness import feature_alpha, half_masks, shapley_bias_scores
+    from heatcheck.scoring import feature_scale, mutual_verification_tables, shapley_shard
+    from heatcheck.shapley import shapley_sampling, to_cells
+    from heatcheck.tables import merge_shapley
+
+    d, arr, _, _ = scored
+    params = {"samples": 6, "cell": 8, "antithetic": False, "output": "prob", "ks": [10, 50]}
+    shards = [tmp_path / f"sh{s}.npz" for s in range(3)]
+    for s, p in enumerate(shards):
+        shapley_shard(d / "images.zarr", d / "m.pt", params, s, 4, p, seed=2)
+    merge_shapley(shards, tmp_path / "shapley.zarr", params)
+    g = zarr.open_group(str(tmp_path / "shapley.zarr"), mode="r")
+    assert g["estimate"].shape == (10, 4, 4) and g.attrs["cell"] == 8
+    # the store equals the sampler called directly on all images at once
+    st = DatasetStore(d / "images.zarr")
+    model, _ = load_checkpoint(d / "m.pt")
+    x = normalize(torch.from_numpy(st.split("eval").images[:]), st.mean, st.std)
+    y = torch.from_numpy(st.split("eval").labels[:])
+    est = shapley_sampling(model, x, y, cell=8, samples=6, seed=2, index=torch.arange(10))
+    assert np.allclose(g["estimate"][:].reshape(10, -1), np.asarray(est[0]), atol=1e-5)
+
+    score_shard(d / "images.zarr", d / "m.pt", arr, "shapley_bias", params, 1, 4, tmp_path / "b.npz",
+                extras={"shapley": tmp_path / "shapley.zarr"})
+    with np.load(tmp_path / "b.npz") as z:
+        got = z["scores"]
+    maps = to_cells(zarr.open_array(str(arr))[4:8], 8).reshape(4, -1)
+    assert np.allclose(got, shapley_bias_scores(g["estimate"][4:8].reshape(4, -1), maps, ks=(10, 50)), atol=1e-5)
+
+    alpha = feature_scale(d / "images.zarr", d / "m.pt", tmp_path / "f.json")
+    assert np.isclose(alpha, feature_alpha(model, x, 64)) and json.loads((tmp_path / "f.json").read_text())["n"] == 10
+    score_shard(d / "images.zarr", d / "m.pt", arr, "unexplainable_features", {"taus": [0.05]}, 0, 4,
+                tmp_path / "u.npz", extras={"features": tmp_path / "f.json"})
+    with np.load(tmp_path / "u.npz") as z:
+        assert np.allclose(z["scores"][:, 0], alpha * z["extra_distance"][:, 0])
+        assert ((z["extra_masked_fraction"] > 0) & (z["extra_masked_fraction"] < 1)).all()
+
+
+def test_halfmasked_variant_and_masking_robustness(scored, tmp_path):
+    import json
+
+    from heatcheck.explainers import make_explainer
+    from heatcheck.metrics.objectiveness import apply_half_masks
+
+    d, arr, _, _ = scored
+    masked = tmp_path / "edge+halfmasked.zarr"
+    init_saliency(d / "images.zarr", d / "m.pt", masked, "edge+halfmasked", {}, 4, None)
+    reports = []
+    for s in range(3):
+        compute_shard(d / "images.zarr", d / "m.pt", masked, "edge+halfmasked", {}, s, 4, report_path=tmp_path / f"m{s}.json")
+        reports.append(tmp_path / f"m{s}.json")
+    finalize(masked, reports, tmp_path / "masked.json")
+    a = zarr.open_array(str(masked), mode="r")
+    assert a.shape == (10, 4, 32, 32) and a.attrs["variant"] == "halfmasked"
+    st = DatasetStore(d / "images.zarr")
+    x = normalize(torch.from_numpy(st.split("eval").images[:2]), st.mean, st.std)
+    direct = make_explainer("edge", build_model("lenet", 6, 32), {}).attribute(apply_half_masks(x), torch.zeros(8, dtype=torch.long))
+    assert np.allclose(a[:2].reshape(8, 32, 32), direct.numpy(), atol=1e-5)
+    score_shard(d / "images.zarr", d / "m.pt", arr, "masking_robustness", {}, 0, 4, tmp_path / "r.npz",
+                extras={"masked": tmp_path / "masked.json"})
+    with np.load(tmp_path / "r.npz") as z:
+        assert z["scores"].shape == (4, 4) and (z["scores"] >= 0).all()
+        assert json.loads(str(z["meta"]))["config_keys"] == ["left", "right", "top", "bottom"]
+
+
+def test_mutual_verification_tables(scored, tmp_path):
+    from heatcheck.scoring import mutual_verification_tables
+
+    d, arr, _, _ = scored
+    mutual_verification_tables({"edge": d / "sal.json", "edge2": d / "sal.json"}, "shapes", "lenet",
+                               tmp_path / "mv.csv", tmp_path / "mv.parquet")
+    m = pd.read_csv(tmp_path / "mv.csv", index_col=0)
+    assert m.shape == (2, 2) and np.allclose(m.values, 0, atol=1e-6)  # identical maps agree exactly
+    t = pd.read_parquet(tmp_path / "mv.parquet")
+    assert len(t) == 2 * 10 and set(t.explainer) == {"edge", "edge2"}

@@ -51,7 +51,7 @@ def test_score_tables_summary_and_curves(tiny_run):
     work, _ = tiny_run
     res = work / "results" / "shapes"
     scores = pd.read_parquet(res / "scores.parquet")
-    assert set(scores["metric"]) == set(CFG["metrics"])
+    assert set(scores["metric"]) == set(CFG["metrics"])  # mutual verification's pair table included
     assert set(scores["explainer"]) == set(CFG["explainers"])
     per = scores.groupby(["metric", "explainer"]).size()
     assert (per.xs("insertion") == 12 * 8).all()      # 12 images x (mean, blur, 2 uniform) x 2 granularities
@@ -61,6 +61,23 @@ def test_score_tables_summary_and_curves(tiny_run):
     assert {"mean", "ci_low", "ci_high", "higher_is_better"} <= set(summary.columns)
     curves = zarr.open_array(str(res / "curves/deletion/resnet8/rise.zarr"), mode="r")
     assert curves.shape == (12, 8, 9) and curves.attrs["configs"][0] == "mean+pixel"
+
+
+def test_second_paper_metrics(tiny_run):
+    work, _ = tiny_run
+    res = work / "results" / "shapes"
+    scores = pd.read_parquet(res / "scores.parquet")
+    bias = scores[scores.metric == "shapley_bias"]
+    assert set(bias.explainer) == set(CFG["explainers"]) and len(bias.config.unique()) == 10
+    assert set(scores.loc[scores.metric == "masking_robustness", "explainer"]) == {"grad", "lrp", "edge"}
+    feat = scores[scores.metric == "unexplainable_features"]
+    assert feat.masked_fraction.between(0, 1).all() and (feat.score >= 0).all()
+    g = zarr.open_group(str(res / "shapley" / "resnet8.zarr"), mode="r")
+    assert g["estimate"].shape == (12, 4, 4) and g["stderr"].shape == (12, 4, 4)
+    mv = pd.read_csv(res / "tables/mutual_verification/resnet8.csv", index_col=0)
+    assert list(mv.index) == list(CFG["explainers"]) and np.allclose(mv.values, mv.values.T)
+    for f in ("figures/shapley_bias.png", "figures/mutual_verification.png", "tables/non_robustness.csv"):
+        assert (res / f).stat().st_size > 100
 
 
 def test_nothing_to_do_on_rerun(tiny_run):

@@ -17,7 +17,7 @@ def plot_bias_curves(scores: pd.DataFrame, out_png) -> None:
     one column per model. Lower is less biased."""
     s = scores[scores.metric == "shapley_bias"].copy()
     models = sorted(s.model.unique())
-    fig, axes = plt.subplots(2, max(1, len(models)), figsize=(4.2 * max(1, len(models)), 6.4), squeeze=False,
+    fig, axes = plt.subplots(2, max(1, len(models)), figsize=(4.6 * max(1, len(models)) + 1.5, 7.4), squeeze=False,
                              sharey="row")
     for c, model in enumerate(models):
         for r, side in enumerate(("top", "bottom")):
@@ -31,6 +31,7 @@ def plot_bias_curves(scores: pd.DataFrame, out_png) -> None:
             ax.set_ylabel("bias M_pixel (lower is better)")
     axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
     fig.suptitle("Bias of attribution maps against sampled Shapley values (second paper, eq. 3)", fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.96))
     save(fig, out_png)
 
 
