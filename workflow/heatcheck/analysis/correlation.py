@@ -1,0 +1,104 @@
+"""Correlations between metrics and between configurations of one metric, with bootstrap CIs.
+
+The first paper's sanity checks (section 3.4), after Tomsett et al.:
+
+- *internal consistency reliability*: the Spearman rank correlation over images between two
+  configurations of one metric (e.g. insertion with a mean vs a blur baseline);
+- *inter-method reliability*: the correlation over images between two metrics, Spearman for two
+  continuous metrics, point-biserial when one is binary (the pointing game), with signs aligned
+  by each metric's direction so that a positive value always means agreement.
+
+A correlation that cannot be computed (a constant column, fewer than 3 images) is NaN with the
+reason, never an exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import stats
+
+
+@dataclass
+class Corr:
+    """A correlation with its method, sample size and, when NaN, the reason."""
+
+    value: float
+    method: str
+    n: int
+    reason: str = ""
+
+
+def _undefined(a: np.ndarray, b: np.ndarray) -> str:
+    if len(a) < 3:
+        return f"only {len(a)} paired values"
+    if np.all(a == a[0]):
+        return "first column is constant"
+    if np.all(b == b[0]):
+        return "second column is constant"
+    return ""
+
+
+def _paired(a, b) -> tuple[np.ndarray, np.ndarray]:
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    keep = np.isfinite(a) & np.isfinite(b)
+    return a[keep], b[keep]
+
+
+def spearman(a, b) -> Corr:
+    """Spearman's rho with average ranks for ties (scipy's definition)."""
+    a, b = _paired(a, b)
+    why = _undefined(a, b)
+    if why:
+        return Corr(float("nan"), "spearman", len(a), why)
+    return Corr(float(stats.spearmanr(a, b).statistic), "spearman", len(a))
+
+
+def point_biserial(binary, continuous) -> Corr:
+    """Point-biserial correlation of a 0/1 variable with a continuous one (Pearson's r)."""
+    a, b = _paired(binary, continuous)
+    why = _undefined(a, b)
+    if why:
+        return Corr(float("nan"), "point-biserial", len(a), why)
+    return Corr(float(stats.pointbiserialr(a, b).statistic), "point-biserial", len(a))
+
+
+def aligned(a, b, higher_a: bool = True, higher_b: bool = True, binary_a: bool = False,
+            binary_b: bool = False) -> Corr:
+    """Correlation of two metrics over the same images, oriented so that positive = agreement.
+
+    A metric where lower is better is negated first; a binary metric pairs with a continuous one
+    through the point-biserial correlation, and two binary metrics through Pearson's phi.
+    """
+    # orientation first: Pearson (hence point-biserial and phi) and Spearman are odd in each
+    # argument, so negating a lower-is-better metric flips the sign and nothing else
+    a = np.asarray(a, dtype=float) * (1 if higher_a else -1)
+    b = np.asarray(b, dtype=float) * (1 if higher_b else -1)
+    if binary_a and binary_b:
+        c = point_biserial(a, b)
+        return Corr(c.value, "phi", c.n, c.reason)
+    if binary_a or binary_b:
+        return point_biserial(a, b) if binary_a else point_biserial(b, a)
+    return spearman(a, b)
+
+
+def bootstrap_corr(a, b, fn=spearman, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+    """Percentile bootstrap CI of a correlation, resampling images (pairs) with replacement.
+
+    Resamples where the correlation is undefined (e.g. constant) are dropped; NaN if fewer than
+    half remain.
+    """
+    a, b = _paired(a, b)
+    if len(a) < 3:
+        return (float("nan"), float("nan"))
+    rng = np.random.default_rng(seed)
+    vals = []
+    for idx in rng.integers(0, len(a), size=(n_boot, len(a))):
+        v = fn(a[idx], b[idx]).value
+        if np.isfinite(v):
+            vals.append(v)
+    if len(vals) < n_boot / 2:
+        return (float("nan"), float("nan"))
+    q = (1 - level) / 2
+    return float(np.quantile(vals, q)), float(np.quantile(vals, 1 - q))
