@@ -74,7 +74,7 @@ def all_targets():
 
 
 # --- saliency ------------------------------------------------------------------------------------
-from heatcheck.costs import explainer_passes, seconds_per_pass  # noqa: E402
+from heatcheck.costs import explainer_passes, seconds_per_pass, shapley_cell  # noqa: E402
 
 EXPLAINER_NAMES = list(config["explainers"]) or ["__none__"]
 # "{explainer}+halfmasked": the explainer rerun on the four half-masked copies (masking_robustness)
@@ -244,7 +244,7 @@ def model_saliency(wildcards):
 def shapley_runtime(wildcards, attempt):
     side = _side(wildcards)
     p = config["metrics"]["shapley_bias"]
-    cell = p.get("cell") or (1 if side <= 64 else max(1, round(side / 32)))
+    cell = shapley_cell(p, side)
     passes = p["samples"] * (-(-side // cell)) ** 2
     return int(10 + 2 * config["shard_size"] * passes * seconds_per_pass(side) / 60) * attempt
 

@@ -9,6 +9,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .costs import scaled  # noqa: F401  (re-exported: explainers and metrics use it)
+
 
 def select(out: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
     """``out[i, targets[i]]`` for each row."""
@@ -52,15 +54,6 @@ def input_gradient(model: nn.Module, x: torch.Tensor, targets: torch.Tensor, bat
 
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
-
-
-def scaled(value: int | None, size: int, at_224: int, minimum: int = 1) -> int:
-    """A pixel parameter given for 224-px images, scaled to ``size`` when not set (None)."""
-    if value is not None:
-        return int(value)
-    return max(minimum, int(round(at_224 * size / 224)))
-
-
 
 
 def image_generator(seed: int, index: int) -> torch.Generator:

@@ -9,8 +9,16 @@ from __future__ import annotations
 import math
 
 
-def _scaled(value, side: int, at_224: int, minimum: int) -> int:
-    return int(value) if value is not None else max(minimum, int(round(at_224 * side / 224)))
+def scaled(value: int | None, size: int, at_224: int, minimum: int = 1) -> int:
+    """A pixel parameter given for 224-px images, scaled to ``size`` when not set (None)."""
+    if value is not None:
+        return int(value)
+    return max(minimum, int(round(at_224 * size / 224)))
+
+
+def shapley_cell(params: dict, side: int) -> int:
+    """Shapley player side: ``cell`` if set, else pixels up to 64 px and side/32 above."""
+    return int(params["cell"]) if params.get("cell") else (1 if side <= 64 else max(1, round(side / 32)))
 
 
 def explainer_passes(name: str, params: dict, side: int) -> float:
@@ -37,8 +45,8 @@ def explainer_passes(name: str, params: dict, side: int) -> float:
     if name == "meaningful_perturbation":
         return 2.0 * p.get("steps", 300)
     if name == "occlusion":
-        w = _scaled(p.get("window"), side, 8, 2)
-        s = _scaled(p.get("stride"), side, 8, 2)
+        w = scaled(p.get("window"), side, 8, 2)
+        s = scaled(p.get("stride"), side, 8, 2)
         return float((math.ceil(max(side - w, 0) / s) + 1) ** 2 + 1)
     raise KeyError(name)
 

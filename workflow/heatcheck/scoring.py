@@ -12,6 +12,7 @@ import torch
 import zarr
 
 from . import HeatcheckError
+from .costs import shapley_cell
 from .metrics import make_metric
 from .models import load_checkpoint, normalize
 from .shards import shard_range
@@ -91,11 +92,6 @@ def _metric_extras(extras: dict, start: int, stop: int, device) -> dict:
             arr = open_saliency(json.load(fh)["path"])
         kw["masked_saliency"] = torch.from_numpy(arr[start:stop]).to(device)
     return kw
-
-
-def shapley_cell(params: dict, side: int) -> int:
-    """Player side: ``cell`` if set, else pixels up to 64 px and side/32 above."""
-    return int(params["cell"]) if params.get("cell") else (1 if side <= 64 else max(1, round(side / 32)))
 
 
 def shapley_shard(store_path, model_path, params: dict, shard: int, shard_size: int, out_path, *,

@@ -46,22 +46,22 @@ def _paired(a, b) -> tuple[np.ndarray, np.ndarray]:
     return a[keep], b[keep]
 
 
-def spearman(a, b) -> Corr:
-    """Spearman's rho with average ranks for ties (scipy's definition)."""
+def _correlate(a, b, method: str, statistic) -> Corr:
     a, b = _paired(a, b)
     why = _undefined(a, b)
     if why:
-        return Corr(float("nan"), "spearman", len(a), why)
-    return Corr(float(stats.spearmanr(a, b).statistic), "spearman", len(a))
+        return Corr(float("nan"), method, len(a), why)
+    return Corr(float(statistic(a, b).statistic), method, len(a))
+
+
+def spearman(a, b) -> Corr:
+    """Spearman's rho with average ranks for ties (scipy's definition)."""
+    return _correlate(a, b, "spearman", stats.spearmanr)
 
 
 def point_biserial(binary, continuous) -> Corr:
     """Point-biserial correlation of a 0/1 variable with a continuous one (Pearson's r)."""
-    a, b = _paired(binary, continuous)
-    why = _undefined(a, b)
-    if why:
-        return Corr(float("nan"), "point-biserial", len(a), why)
-    return Corr(float(stats.pointbiserialr(a, b).statistic), "point-biserial", len(a))
+    return _correlate(binary, continuous, "point-biserial", stats.pointbiserialr)
 
 
 def aligned(a, b, higher_a: bool = True, higher_b: bool = True, binary_a: bool = False,

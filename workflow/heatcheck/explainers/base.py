@@ -6,7 +6,6 @@ signed attribution maps (B, H, W) float32: no ReLU, no min-max scaling (metrics 
 
 from __future__ import annotations
 
-import math
 import numpy as np
 import torch
 from torch import nn
@@ -97,4 +96,4 @@ def check_finite(maps: torch.Tensor | np.ndarray, ids: list[str], explainer: str
 
 
 __all__ = ["EXPLAINERS", "Explainer", "select", "batched", "target_scores", "input_gradient",
-           "check_finite", "ceil_div", "scaled", "indices_or_range", "math"]
+           "check_finite", "ceil_div", "scaled", "indices_or_range"]
