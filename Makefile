@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: setup run test lint clean
+.PHONY: setup run figures test lint clean
 
 $(STAMP): envs/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -18,6 +18,10 @@ setup: $(STAMP)
 
 run: setup
 	$(BIN)/snakemake --workflow-profile workflow/profiles/local --cores $(CORES) --configfile config.yaml
+	$(BIN)/snakemake --configfile config.yaml --report results/report.html
+
+figures: setup
+	$(BIN)/snakemake --workflow-profile workflow/profiles/local --cores $(CORES) --configfile config.yaml figures
 
 lint: setup
 	$(BIN)/snakemake --lint

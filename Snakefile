@@ -13,6 +13,7 @@ include: "rules/data.smk"
 include: "rules/models.smk"
 include: "rules/saliency.smk"
 include: "rules/metrics.smk"
+include: "rules/analysis.smk"
 include: "rules/figures.smk"
 
 

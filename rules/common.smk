@@ -6,7 +6,7 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from heatcheck.config import check_config, study  # noqa: E402  (torch-free)
+from heatcheck.config import BOX_METRICS, blur_explainers, check_config, study  # noqa: E402  (torch-free)
 
 # readable errors first (they name the key and list the valid choices), then Snakemake's own
 # schema validation, which also fills the defaults
@@ -47,18 +47,54 @@ def accuracy_files(wildcards):
 
 
 def figure_targets():
-    figs = expand("results/{dataset}/figures/samples.png", dataset=DATASETS)
+    """Every figure (and the tables they draw) the config supports, per dataset."""
+    names = ["samples"]
+    metrics = config["metrics"]
     if config["explainers"]:
-        figs += expand("results/{dataset}/figures/saliency_examples.png", dataset=DATASETS)
-        per_metric = {
-            "shapley_bias": "figures/shapley_bias.png",
-            "masking_robustness": "tables/non_robustness.csv",
-            "mutual_verification": "figures/mutual_verification.png",
-        }
-        for metric, path in per_metric.items():
-            if metric in config["metrics"]:
-                figs += expand(f"results/{{dataset}}/{path}", dataset=DATASETS)
+        names += ["saliency_examples", "relevance_kde"]
+        if [m for m in metrics if m != "mutual_verification"]:
+            names += ["internal_consistency", "inter_method", "rankings"]
+        if "average_drop" in metrics:
+            names.append("average_drop_binarized")
+        if set(metrics) & {"insertion", "deletion"}:
+            names.append("curves")
+        if BLURRED:
+            names.append("blur_examples")
+            if set(metrics) & set(BLUR_METRICS):
+                names.append("blur_study")
+            if set(metrics) & set(BLUR_METRICS) & {"insertion", "deletion"}:
+                names.append("blur_curves")
+        names += [f for m, f in (("shapley_bias", "shapley_bias"), ("mutual_verification",
+                                 "mutual_verification")) if m in metrics]
+    figs = expand("results/{dataset}/figures/{name}.png", dataset=DATASETS, name=names)
+    if config["explainers"] and "masking_robustness" in metrics:
+        figs += expand("results/{dataset}/tables/non_robustness.csv", dataset=DATASETS)
     return figs
+
+
+#: the matplotlib style file, an input of every plot rule, so that editing it redraws the figures
+#: (and nothing else)
+FIGURE_STYLE = config["figures"]["style"] or str(
+    Path(workflow.basedir) / "workflow" / "heatcheck" / "plots" / "heatcheck.mplstyle"
+)
+
+
+def sparsity_saliency(wildcards):
+    """Saliency markers of a dataset's maps, originals and blurred copies (relevance KDEs)."""
+    return dataset_saliency(wildcards) + [
+        f"results/{wildcards.dataset}/saliency/{m}/{e}+blur.json"
+        for m in dataset_models(wildcards)
+        for e in BLURRED
+    ]
+
+
+def blur_example_saliency(wildcards):
+    return [
+        f"results/{wildcards.dataset}/saliency/{m}/{name}.json"
+        for m in dataset_models(wildcards)
+        for e in BLURRED
+        for name in (e, f"{e}+blur")
+    ]
 
 
 def mutual_verification_matrices(wildcards):
@@ -78,7 +114,11 @@ from heatcheck.costs import explainer_passes, seconds_per_pass, shapley_cell  # 
 
 EXPLAINER_NAMES = list(config["explainers"]) or ["__none__"]
 # "{explainer}+halfmasked": the explainer rerun on the four half-masked copies (masking_robustness)
-SALIENCY_NAMES = EXPLAINER_NAMES + [rf"{e}\+halfmasked" for e in EXPLAINER_NAMES]
+COMPUTED_NAMES = EXPLAINER_NAMES + [rf"{e}\+halfmasked" for e in EXPLAINER_NAMES]
+# {explainer}+blur: a blurred copy of a map for the sparsity study (made by blur_saliency, no model)
+BLURRED = blur_explainers(config)
+BLUR_METRICS = config["analysis"]["blur"]["metrics"]
+SALIENCY_NAMES = COMPUTED_NAMES + [rf"{e}\+blur" for e in BLURRED]
 
 
 wildcard_constraints:
@@ -128,6 +168,10 @@ def saliency_runtime(wildcards, attempt):
     return int(10 + 2 * seconds / 60) * attempt
 
 
+def blur_params(wildcards):
+    return {k: config["analysis"]["blur"][k] for k in ("kernel", "sigma")}
+
+
 def saliency_mem_mb(wildcards, attempt):
     return 4000 * attempt
 
@@ -163,7 +207,6 @@ METRIC_EXTRAS = {
 }
 METRIC_NAMES = PER_EXPLAINER_METRICS or ["__none__"]
 CURVE_METRICS = [m for m in config["metrics"] if m in ("insertion", "deletion")] or ["__none__"]
-BOX_METRICS = ("pointing_game",)
 
 
 wildcard_constraints:
@@ -187,7 +230,8 @@ def metric_shards(wildcards):
 
 
 def dataset_metrics(dataset):
-    """Per-explainer metrics that apply to a dataset: box metrics only where it has boxes."""
+    """Per-explainer metrics that apply to a dataset: box metrics only where it has boxes (kinds
+    that never have boxes are refused by check_config; this skips those found box-less)."""
     has_boxes = dataset_summary(dataset)["has_boxes"]
     skipped = [m for m in PER_EXPLAINER_METRICS if m in BOX_METRICS and not has_boxes]
     for m in skipped:
@@ -205,7 +249,8 @@ def metric_extra_inputs(wildcards):
 def metric_explainers(metric):
     """Explainers a metric scores (masking_robustness may be restricted: it reruns them)."""
     chosen = config["metrics"][metric].get("explainers")
-    return [e for e in config["explainers"] if chosen is None or e in chosen]
+    originals = [e for e in config["explainers"] if chosen is None or e in chosen]
+    return originals + [f"{e}+blur" for e in BLURRED if metric in BLUR_METRICS]
 
 
 def dataset_score_tables(wildcards):

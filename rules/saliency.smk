@@ -6,6 +6,8 @@ rule init_saliency:
         store="results/{dataset}/images.zarr",
         summary="results/{dataset}/images.json",
         model="results/{dataset}/models/{model}.pt",
+    wildcard_constraints:
+        explainer="|".join(COMPUTED_NAMES),
     output:
         directory("results/{dataset}/saliency/{model}/{explainer}.zarr"),
     params:
@@ -37,6 +39,8 @@ rule compute_saliency:
         store="results/{dataset}/images.zarr",
         model="results/{dataset}/models/{model}.pt",
         array=ancient("results/{dataset}/saliency/{model}/{explainer}.zarr"),
+    wildcard_constraints:
+        explainer="|".join(COMPUTED_NAMES),
     output:
         "results/{dataset}/saliency/{model}/{explainer}.shards/{shard}.json",
     params:
@@ -64,6 +68,8 @@ rule finalize_saliency:
     input:
         array=ancient("results/{dataset}/saliency/{model}/{explainer}.zarr"),
         shards=saliency_shards,
+    wildcard_constraints:
+        explainer="|".join(COMPUTED_NAMES),
     output:
         "results/{dataset}/saliency/{model}/{explainer}.json",
     conda:
@@ -75,3 +81,28 @@ rule finalize_saliency:
         from heatcheck.shards import finalize
 
         finalize(input.array, input.shards, output[0])
+
+
+rule blur_saliency:
+    # the sparsity study (section 4.4): a Gaussian-blurred copy of a finished map array, scored
+    # as the extra explainer "{explainer}+blur"; the original is never recomputed
+    input:
+        marker="results/{dataset}/saliency/{model}/{explainer}.json",
+        array=ancient("results/{dataset}/saliency/{model}/{explainer}.zarr"),
+    output:
+        array=directory("results/{dataset}/saliency/{model}/{explainer}+blur.zarr"),
+        marker="results/{dataset}/saliency/{model}/{explainer}+blur.json",
+    wildcard_constraints:
+        explainer="|".join(BLURRED or ["__none__"]),
+    params:
+        blur=blur_params,
+    conda:
+        "../envs/environment.yaml"
+    log:
+        "results/{dataset}/logs/blur_saliency/{model}/{explainer}.log",
+    localrule: True
+    run:
+        # light (scipy on stored maps, no model): runs inside Snakemake's process
+        from heatcheck.analysis.sparsity import blur_saliency
+
+        blur_saliency(input.marker, output.array, output.marker, params.blur)

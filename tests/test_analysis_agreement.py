@@ -35,3 +35,13 @@ def test_kendalls_w_by_hand():
     assert kendalls_w([[1, 2, 3, 4], [4, 3, 2, 1]]) == 0.0
     # 2 raters, 3 items: rank sums 2, 5, 5 -> S = 6, W = 12*6 / (4 * 24) = 0.75
     assert np.isclose(kendalls_w([[1, 2, 3], [1, 3, 2]]), 0.75)
+
+
+def test_krippendorff_unit_weights_equal_duplicated_units():
+    rng = np.random.default_rng(0)
+    data = rng.integers(1, 5, size=(3, 12)).astype(float)
+    data[0, 3] = np.nan
+    w = rng.integers(0, 3, size=12)
+    dup = np.repeat(data, w, axis=1)
+    for level in ("nominal", "ordinal", "interval"):
+        assert krippendorff_alpha(data, level, weights=w[None])[0] == pytest.approx(krippendorff_alpha(dup, level))

@@ -52,7 +52,11 @@ def test_score_tables_summary_and_curves(tiny_run):
     res = work / "results" / "shapes"
     scores = pd.read_parquet(res / "scores.parquet")
     assert set(scores["metric"]) == set(CFG["metrics"])  # mutual verification's pair table included
-    assert set(scores["explainer"]) == set(CFG["explainers"])
+    blurred = {f"{e}+blur" for e in CFG["analysis"]["blur"]["explainers"]}
+    assert set(scores["explainer"]) == set(CFG["explainers"]) | blurred
+    # the blurred copies are scored by the sparsity study's metrics only
+    assert set(scores.loc[scores.explainer.isin(blurred), "metric"]) == {
+        "average_drop", "insertion", "deletion", "pointing_game"}
     per = scores.groupby(["metric", "explainer"]).size()
     assert (per.xs("insertion") == 12 * 8).all()      # 12 images x (mean, blur, 2 uniform) x 2 granularities
     assert (per.xs("average_drop") == 12 * 3).all()   # real + 2 percentiles
@@ -83,6 +87,52 @@ def test_second_paper_metrics(tiny_run):
     assert (table.to_numpy() >= 0).all()
 
 
+def test_reliability_and_sparsity_tables(tiny_run):
+    work, _ = tiny_run
+    tables = work / "results" / "shapes" / "tables"
+    ic = pd.read_csv(tables / "internal_consistency.csv")
+    ins = ic[(ic.metric == "insertion") & (ic.explainer == "mean")]
+    assert len(ins) == 15  # 6 configurations (uniform seeds averaged) -> 15 pairs
+    assert ins["value"].between(-1, 1).all() and (ins["ci_low"] <= ins["ci_high"]).all()
+    im = pd.read_csv(tables / "inter_method.csv")
+    pairs = im[im.explainer == "grad"]
+    metrics = {m for m in CFG["metrics"]}
+    assert len(pairs) == len(metrics) * (len(metrics) - 1) // 2
+    pg = im[(im.metric_a == "pointing_game") | (im.metric_b == "pointing_game")]
+    assert set(pg["method"]) <= {"point-biserial", "phi"} and len(pg)
+    # aligned and raw differ in sign exactly when the two metrics have opposite directions
+    ind = im[(im.metric_a == "deletion") & (im.metric_b == "insertion")].dropna(subset=["value"])
+    assert len(ind) and np.allclose(ind["value"], -ind["raw"])
+    ag = pd.read_csv(tables / "agreement.csv").set_index("statistic")
+    assert set(ag.index) == {"kendalls_w", "krippendorff_alpha"} and ag["value"].between(-1, 1).all()
+    assert ag.loc["krippendorff_alpha", "left_out"] == "masking_robustness"
+    rk = pd.read_csv(tables / "rankings.csv")
+    assert set(rk.explainer) == set(CFG["explainers"])  # no blurred copies in the rankings
+    blur = pd.read_csv(tables / "blur_study.csv")
+    assert set(blur.explainer) == set(CFG["analysis"]["blur"]["explainers"])
+    assert {"original", "blurred", "difference", "improved"} <= set(blur.columns)
+    a2 = pd.read_csv(tables / "average_drop_binarized.csv")
+    assert list(a2.config.unique()) == ["real", "p50", "p90"]
+    st = pd.read_csv(tables / "sparsity.csv").set_index("explainer")
+    for e in CFG["analysis"]["blur"]["explainers"]:  # blurring makes maps less sparse
+        assert st.loc[f"{e}+blur", "gini"] < st.loc[e, "gini"]
+    kde = pd.read_csv(tables / "relevance_kde.csv")
+    assert kde.groupby("explainer").size().eq(101).all()
+    figures = work / "results" / "shapes" / "figures"
+    for name in ("curves", "blur_curves", "relevance_kde", "blur_examples", "blur_study", "internal_consistency",
+                 "inter_method", "average_drop_binarized", "rankings"):
+        for ext in ("png", "pdf"):
+            assert (figures / f"{name}.{ext}").stat().st_size > 5000, name
+
+
+def test_report_gathers_figures_and_tables(tiny_run):
+    work, _ = tiny_run
+    run_snakemake(work, TINY, "--report", "report.html")
+    html = (work / "report.html").read_text(errors="ignore")
+    for name in ("inter_method.png", "rankings.png", "blur_study.csv", "Reliability", "Sparsity"):
+        assert name in html, name
+
+
 def test_nothing_to_do_on_rerun(tiny_run):
     work, _ = tiny_run
     proc = run_snakemake(work, TINY, "-n")
@@ -96,6 +146,31 @@ def test_figures_target_redraws_without_recomputing(tiny_run):
     assert "plot_dataset" in out and "plot_saliency_examples" in out
     for rule in ("train_model", "prepare_dataset", "compute_saliency", "score_metric"):
         assert f"rule {rule}:" not in out
+
+
+def test_style_change_redraws_figures_only(tiny_run, tmp_path):
+    work, _ = tiny_run
+    style = tmp_path / "paper.mplstyle"
+    style.write_text((Path(__file__).parents[2] / "workflow/heatcheck/plots/heatcheck.mplstyle").read_text())
+    cfg = yaml.safe_load(TINY.read_text())
+    cfg["figures"] = {"style": str(style)}
+    conf = tmp_path / "styled.yaml"
+    conf.write_text(yaml.safe_dump(cfg))
+    run_snakemake(work, conf)  # a new style file: the plots, and only they, are redrawn
+    res = work / "results" / "shapes"
+    before = {p: p.stat().st_mtime_ns for p in res.rglob("*") if p.is_file() and "figures" not in p.parts
+              and "logs" not in p.parts}
+    style.write_text(style.read_text() + "font.size: 11\n")
+    dry = run_snakemake(work, conf, "-n")
+    jobs = [line.split()[0] for line in (dry.stdout + dry.stderr).split("Job stats:")[1].split("total")[0].splitlines()[3:]
+            if line.strip()]
+    assert jobs and all(j.startswith("plot_") or j == "all" for j in jobs), jobs
+    fig = res / "figures" / "rankings.png"
+    t0 = fig.stat().st_mtime_ns
+    run_snakemake(work, conf)
+    assert fig.stat().st_mtime_ns > t0
+    after = {p: p.stat().st_mtime_ns for p in before}
+    assert after == before  # no table, score or map was rewritten
 
 
 def test_sharded_run_assembles_shards(tmp_path):

@@ -107,7 +107,16 @@ def check_config(config: dict) -> dict:
     return config
 
 
+#: metrics that need object boxes (torch-free copy of ``Metric.needs_boxes``, checked by the tests)
+BOX_METRICS = ("pointing_game",)
+#: dataset kinds that never have object boxes, and why (``imagenet`` without ``boxes`` may still
+#: find ILSVRC XMLs next to the images, and keeps the skip-with-a-warning of a box-less store)
+BOXLESS_KINDS = {"cifar10": "the CIFAR-10 batches carry no object annotations"}
+
+
 def _cross_check(config: dict) -> None:
+    _check_box_metrics(config)
+    blur_explainers(config)
     models = config["models"]
     for name, spec in models.items():
         info = ARCHS[spec["arch"]]
@@ -129,6 +138,40 @@ def _cross_check(config: dict) -> None:
                     f"config key explainers.cam is not applicable to model {m!r} "
                     f"(arch {models[m]['arch']!r}): CAM needs global average pooling followed by one "
                     f"linear layer; use gradcam, or remove {m!r} from datasets.{dname}.models")
+
+
+def _check_box_metrics(config: dict) -> None:
+    """A metric that needs boxes must not meet a dataset kind that never has any."""
+    for metric in (m for m in config.get("metrics", {}) if m in BOX_METRICS):
+        for dname, dspec in config["datasets"].items():
+            why = BOXLESS_KINDS.get(dspec["kind"])
+            if why:
+                with_boxes = sorted(set(_kinds()) - set(BOXLESS_KINDS))
+                raise HeatcheckError(
+                    f"config key metrics.{metric} needs object boxes, but dataset {dname!r} "
+                    f"(datasets.{dname}.kind = {dspec['kind']!r}) has none: {why}; remove {metric} "
+                    f"from metrics, or study it on a dataset kind with boxes ({', '.join(with_boxes)})")
+
+
+def _kinds() -> list[str]:
+    return load_schema()["$defs"]["dataset"]["properties"]["kind"]["enum"]
+
+
+#: explainers blurred by default in the sparsity study: the sparse gradient maps (section 4.4)
+GRADIENT_MAPS = ("grad", "gradient_x_input", "guided_backprop", "integrated_gradients", "smoothgrad")
+
+
+def blur_explainers(config: dict) -> list[str]:
+    """Explainers whose maps get a blurred copy ``{explainer}+blur`` (validated config)."""
+    chosen = config.get("analysis", {}).get("blur", {}).get("explainers")
+    if chosen is None:
+        return [e for e in config.get("explainers", {}) if e in GRADIENT_MAPS]
+    unknown = [e for e in chosen if e not in config.get("explainers", {})]
+    if unknown:
+        raise HeatcheckError(
+            f"config key analysis.blur.explainers names {', '.join(map(repr, unknown))}, not under "
+            f"explainers; valid choices: {', '.join(config.get('explainers', {})) or '(none)'}")
+    return list(chosen)
 
 
 def study(config: dict) -> list[tuple[str, str]]:

@@ -29,36 +29,58 @@ def _delta2(values: np.ndarray, counts: np.ndarray, level: str) -> np.ndarray:
     raise ValueError(f"unknown level {level!r}; valid: nominal, ordinal, interval, ratio")
 
 
-def krippendorff_alpha(data, level: str = "ordinal") -> float:
+def _value_counts(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distinct values, and a units x values matrix of how many raters gave each value."""
+    values = np.unique(data[np.isfinite(data)])
+    counts = np.zeros((data.shape[1], len(values)))
+    for r in data:  # one row per rater: few raters, many units
+        ok = np.isfinite(r)
+        np.add.at(counts, (np.flatnonzero(ok), np.searchsorted(values, r[ok])), 1.0)
+    return values, counts
+
+
+def _alpha_from_coincidences(o: np.ndarray, values: np.ndarray, level: str) -> np.ndarray:
+    """alpha for a stack (..., V, V) of coincidence matrices."""
+    n_c = o.sum(-1)
+    n = n_c.sum(-1)
+    out = np.full(o.shape[:-2], np.nan)
+    for i in np.ndindex(*o.shape[:-2]):
+        d2 = _delta2(values, n_c[i], level)
+        d_o = (o[i] * d2).sum() / n[i]
+        d_e = (n_c[i][:, None] * n_c[i][None, :] * d2).sum() / (n[i] * (n[i] - 1))
+        out[i] = 1 - d_o / d_e if d_e > 0 else np.nan
+    return out
+
+
+def _unit_coincidences(counts: np.ndarray) -> np.ndarray:
+    """Per unit: (c c^T - diag(c)) / (m - 1), zero for units with fewer than two values."""
+    m = counts.sum(1)
+    pair = counts[:, :, None] * counts[:, None, :]
+    pair[:, np.arange(counts.shape[1]), np.arange(counts.shape[1])] -= counts
+    scale = np.where(m >= 2, 1.0 / np.where(m >= 2, m - 1, 1), 0.0)
+    return pair * scale[:, None, None]
+
+
+def krippendorff_alpha(data, level: str = "ordinal", weights=None) -> float | np.ndarray:
     """Krippendorff's alpha of a raters x units matrix (NaN = missing).
 
     alpha = 1 - D_o / D_e, with the coincidence matrix o_ck = sum over units of the number of
     ordered pairs of values (c, k) from different raters divided by (m_u - 1), m_u the number of
     values in unit u (units with fewer than 2 are not pairable), n_c = sum_k o_ck,
     D_o = sum o_ck delta2_ck / n and D_e = sum n_c n_k delta2_ck / (n (n - 1)).
+
+    ``weights`` (optional, (B, units)): how often each unit is counted, e.g. bootstrap
+    multiplicities; then one alpha per row is returned, all from one pass over the data.
     """
     data = np.asarray(data, dtype=float)
-    values = np.unique(data[np.isfinite(data)])
+    values, counts = _value_counts(data)
     if len(values) < 2:
-        return float("nan")
-    index = {v: i for i, v in enumerate(values)}
-    o = np.zeros((len(values), len(values)))
-    for unit in data.T:
-        vals = unit[np.isfinite(unit)]
-        m = len(vals)
-        if m < 2:
-            continue
-        idx = np.array([index[v] for v in vals])
-        pair = np.zeros_like(o)
-        np.add.at(pair, (idx[:, None].repeat(m, 1), idx[None, :].repeat(m, 0)), 1.0)
-        pair[np.diag_indices_from(pair)] -= np.bincount(idx, minlength=len(values))  # drop self-pairs
-        o += pair / (m - 1)
-    n_c = o.sum(1)
-    n = n_c.sum()
-    d2 = _delta2(values, n_c, level)
-    d_o = (o * d2).sum() / n
-    d_e = (n_c[:, None] * n_c[None, :] * d2).sum() / (n * (n - 1))
-    return float(1 - d_o / d_e) if d_e > 0 else float("nan")
+        return float("nan") if weights is None else np.full(len(weights), np.nan)
+    per_unit = _unit_coincidences(counts)
+    if weights is None:
+        return float(_alpha_from_coincidences(per_unit.sum(0), values, level))
+    o = np.einsum("bu,uvw->bvw", np.asarray(weights, dtype=float), per_unit)
+    return _alpha_from_coincidences(o, values, level)
 
 
 def kendalls_w(ranks) -> float:

@@ -83,7 +83,43 @@ def aligned(a, b, higher_a: bool = True, higher_b: bool = True, binary_a: bool =
     return spearman(a, b)
 
 
-def bootstrap_corr(a, b, fn=spearman, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
+def _rowwise_pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    a = a - a.mean(-1, keepdims=True)
+    b = b - b.mean(-1, keepdims=True)
+    den = np.sqrt((a * a).sum(-1) * (b * b).sum(-1))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(den > 0, (a * b).sum(-1) / np.where(den > 0, den, 1), np.nan)
+
+
+def boot_indices(n: int, n_boot: int, seed: int = 0) -> np.ndarray:
+    """(n_boot, n) image indices drawn with replacement: one set shared by every correlation of
+    a table, so that averages over explainers get a CI from the same resamples."""
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+def boot_values(a, b, method: str, idx: np.ndarray) -> np.ndarray:
+    """The correlation on each resample ``idx`` (rows of image indices), vectorized; NaN where a
+    resample is constant. ``method``: ``spearman`` (ranks recomputed within each resample, ties
+    averaged) or ``point-biserial`` / ``phi`` / ``pearson`` (Pearson's r on the values). Pairs with
+    a non-finite value must have been dropped by the caller (``a``, ``b`` finite)."""
+    a, b = np.asarray(a, dtype=float)[idx], np.asarray(b, dtype=float)[idx]
+    if method == "spearman":
+        a, b = stats.rankdata(a, axis=-1), stats.rankdata(b, axis=-1)
+    return _rowwise_pearson(a, b)
+
+
+def percentile_ci(values: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of bootstrap values; NaN if fewer than half are defined."""
+    v = np.asarray(values, dtype=float)
+    v = v[np.isfinite(v)]
+    if len(v) == 0 or len(v) < len(np.asarray(values)) / 2:
+        return (float("nan"), float("nan"))
+    q = (1 - level) / 2
+    return float(np.quantile(v, q)), float(np.quantile(v, 1 - q))
+
+
+def bootstrap_corr(a, b, method: str = "spearman", n_boot: int = 1000, seed: int = 0,
+                   level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap CI of a correlation, resampling images (pairs) with replacement.
 
     Resamples where the correlation is undefined (e.g. constant) are dropped; NaN if fewer than
@@ -92,13 +128,4 @@ def bootstrap_corr(a, b, fn=spearman, n_boot: int = 1000, seed: int = 0, level: 
     a, b = _paired(a, b)
     if len(a) < 3:
         return (float("nan"), float("nan"))
-    rng = np.random.default_rng(seed)
-    vals = []
-    for idx in rng.integers(0, len(a), size=(n_boot, len(a))):
-        v = fn(a[idx], b[idx]).value
-        if np.isfinite(v):
-            vals.append(v)
-    if len(vals) < n_boot / 2:
-        return (float("nan"), float("nan"))
-    q = (1 - level) / 2
-    return float(np.quantile(vals, q)), float(np.quantile(vals, 1 - q))
+    return percentile_ci(boot_values(a, b, method, boot_indices(len(a), n_boot, seed)), level)

@@ -35,14 +35,6 @@ def plot_bias_curves(scores: pd.DataFrame, out_png) -> None:
     save(fig, out_png)
 
 
-def non_robustness_table(scores: pd.DataFrame, out_csv) -> pd.DataFrame:
-    """Mean M_non-robust per model (rows) and explainer (columns), like the paper's Table 4."""
-    s = scores[scores.metric == "masking_robustness"]
-    table = s.groupby(["model", "explainer"]).score.mean().unstack("explainer")
-    table.to_csv(out_csv, float_format="%.4f")
-    return table
-
-
 def plot_mutual_verification(matrix_csvs, out_png) -> None:
     """One heatmap per model of the mean distance between normalized maps (shared colour scale)."""
     mats = {Path(p).stem: pd.read_csv(p, index_col=0) for p in matrix_csvs}

@@ -1,0 +1,116 @@
+"""Figures of the sparsity study (first paper, section 4.4): relevance KDEs (Figure 3), blurred
+maps (Figure A1) and the effect of blurring on the scores (Figure 4, Tables 5, 6, A1)."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from ..postprocess import relu_minmax
+from ..store import DatasetStore, open_saliency
+from . import empty, ordered, save
+
+BLUR = "+blur"
+#: the configuration shown for each metric in the blur bar chart
+SHOWN = {"insertion": "mean+pixel", "deletion": "mean+pixel", "average_drop": "real"}
+
+
+def plot_relevance_kde(kde_csv, stats_csv, out_png, order=None) -> None:
+    """KDE of post-processed relevance values, one panel per model, one line per explainer
+    (blurred copies dashed); the legend gives each map set's mean Gini index (1 = sparse)."""
+    kde = pd.read_csv(kde_csv, keep_default_na=False, na_values=[""])
+    st = pd.read_csv(stats_csv)
+    if kde.empty:
+        return empty(out_png, "no saliency maps")
+    models = list(dict.fromkeys(kde["model"]))
+    fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models) + 1.5, 3.4), squeeze=False, sharey=True,
+                             layout="constrained")
+    explainers = ordered(kde["explainer"], order)
+    base = ordered([e for e in explainers if not e.endswith(BLUR)], order)
+    colors = dict(zip(base, plt.cm.tab10(np.arange(len(base)) % 10)))
+    for ax, model in zip(axes[0], models):
+        for e in explainers:
+            g = kde[(kde["model"] == model) & (kde["explainer"] == e)]
+            s = st[(st["model"] == model) & (st["explainer"] == e)]
+            if g.empty or not np.isfinite(g["density"]).any():
+                continue
+            gi = f" (Gini {s['gini'].iloc[0]:.2f})" if len(s) else ""
+            ax.plot(g["relevance"], g["density"], "--" if e.endswith(BLUR) else "-",
+                    color=colors.get(e.removesuffix(BLUR), "k"), label=e + gi)
+        ax.set_yscale("log")
+        ax.set_xlabel("relevance (ReLU, min-max per map)")
+        ax.set_title(model)
+        ax.legend(fontsize=6, ncol=2, loc="upper center", bbox_to_anchor=(0.5, -0.2))
+    axes[0, 0].set_ylabel("density (log scale)")
+    fig.suptitle("Relevance distribution per explainer: sparse maps pile up at 0")
+    save(fig, out_png)
+
+
+def plot_blur_study(csv, out_png, order=None) -> None:
+    """Mean score of each blurred explainer and its original, per model (rows) and metric
+    (columns); a star marks a difference whose bootstrap CI excludes zero in the metric's favour."""
+    t = pd.read_csv(csv)
+    if t.empty:
+        return empty(out_png, "no blurred maps were scored")
+    t = t[t.apply(lambda r: r["config"] == SHOWN.get(r["metric"], r["config"]), axis=1)]
+    t = t.drop_duplicates(["model", "explainer", "metric"])
+    models = list(dict.fromkeys(t["model"]))
+    metrics = list(dict.fromkeys(t["metric"]))
+    fig, axes = plt.subplots(len(models), len(metrics), figsize=(2.6 * len(metrics) + 1, 2.4 * len(models) + 0.8),
+                             squeeze=False, layout="constrained")
+    for r, model in enumerate(models):
+        for c, metric in enumerate(metrics):
+            ax = axes[r, c]
+            g = t[(t["model"] == model) & (t["metric"] == metric)].set_index("explainer")
+            expl = ordered(g.index, order)
+            x = np.arange(len(expl))
+            ax.bar(x - 0.2, g.loc[expl, "original"], 0.4, label="original")
+            ax.bar(x + 0.2, g.loc[expl, "blurred"], 0.4, label="blurred")
+            for i, e in enumerate(expl):
+                if g.loc[e, "improved"]:
+                    ax.text(i + 0.2, g.loc[e, "blurred"], "*", ha="center", va="bottom")
+            ax.set_xticks(x, expl, rotation=45, ha="right")
+            better = "higher" if g["higher_is_better"].iloc[0] else "lower"
+            ax.set_title(f"{model}: {metric} ({better} = better)")
+    axes[0, -1].legend()
+    fig.suptitle("Blurring sparse maps (* = significant improvement, 95% bootstrap CI)")
+    save(fig, out_png)
+
+
+def plot_blur_examples(store_path, saliency_jsons, out_png, n_images: int = 3) -> None:
+    """Rows: (model, image); columns: the input, then each blurred explainer before and after
+    blurring (the paper's Figure A1)."""
+    ev = DatasetStore(store_path).split("eval")
+    entries = {}
+    for p in saliency_jsons:
+        with open(p) as fh:
+            path = json.load(fh)["path"]
+        parts = str(p).split("/")
+        entries[(parts[-2], parts[-1][: -len(".json")])] = open_saliency(path)
+    if not entries:
+        return empty(out_png, "no blurred maps")
+    models = list(dict.fromkeys(m for m, _ in entries))
+    cols = list(dict.fromkeys(e for _, e in entries))
+    picks = list(range(min(n_images, len(ev))))
+    nrow = len(models) * len(picks)
+    fig, axes = plt.subplots(nrow, 1 + len(cols), figsize=(1.3 * (1 + len(cols)) + 0.6, 1.35 * nrow + 0.6),
+                             squeeze=False, layout="constrained")
+    for mi, model in enumerate(models):
+        for r, i in enumerate(picks):
+            row = axes[mi * len(picks) + r]
+            row[0].imshow(np.asarray(ev.images[i]).transpose(1, 2, 0).squeeze(), interpolation="nearest")
+            row[0].set_ylabel(f"{model}\n{ev.ids[i]}", fontsize=6)
+            for c, e in enumerate(cols, start=1):
+                if (model, e) in entries:
+                    row[c].imshow(relu_minmax(entries[(model, e)][i]), cmap="jet", vmin=0, vmax=1,
+                                  interpolation="nearest")
+                if mi == 0 and r == 0:
+                    row[c].set_title(e, fontsize=6, rotation=20)
+            for ax in row:
+                ax.set_xticks([])
+                ax.set_yticks([])
+    fig.suptitle("Gradient maps before and after the Gaussian blur")
+    save(fig, out_png)
