@@ -6,7 +6,13 @@ from snakemake.utils import validate
 
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
-from heatcheck.config import BOX_METRICS, blur_explainers, check_config, study  # noqa: E402  (torch-free)
+from heatcheck.config import (  # noqa: E402  (torch-free)
+    BOX_METRICS,
+    blur_explainers,
+    canonical_params,
+    check_config,
+    study,
+)
 
 # readable errors first (they name the key and list the valid choices), then Snakemake's own
 # schema validation, which also fills the defaults
@@ -14,6 +20,7 @@ check_config(config)
 
 
 validate(config, schema="../workflow/schemas/config.schema.yaml")
+canonical_params(config)
 
 DATASETS = list(config["datasets"])
 MODELS = list(config["models"])

@@ -112,3 +112,42 @@ def test_schema_names_match_registries():
     assert sorted(schema["$defs"]["dataset"]["properties"]["kind"]["enum"]) == DATASETS.names()
     assert sorted(schema["$defs"]["model"]["properties"]["arch"]["enum"]) == MODELS.names()
     assert sorted(ARCHS) == MODELS.names()
+
+
+def test_box_metric_on_a_kind_that_never_has_boxes(cfg):
+    def cifar(c):
+        c["datasets"]["cifar"] = {"kind": "cifar10", "root": "/data/cifar-10-batches-py", "models": ["lenet"]}
+        c["metrics"] = {"pointing_game": None, "deletion": None}
+
+    msg = _error(cfg, cifar)
+    assert "metrics.pointing_game" in msg and "'cifar'" in msg and "cifar10" in msg
+    assert "remove pointing_game" in msg and "shapes" in msg and "voc" in msg
+    ok = copy.deepcopy(cfg)  # without the box metric, or with a kind that may have boxes: accepted
+    cifar(ok)
+    del ok["metrics"]["pointing_game"]
+    check_config(ok)
+    cfg["datasets"]["inet"] = {"kind": "imagenet", "root": "/data/val"}  # XMLs may sit next to the images
+    cfg["metrics"] = {"pointing_game": None}
+    check_config(cfg)
+
+
+def test_box_tables_match_the_registries():
+    from heatcheck.config import BOX_METRICS, BOXLESS_KINDS
+    from heatcheck.data import DATASETS
+    from heatcheck.metrics import METRICS
+
+    assert sorted(BOX_METRICS) == sorted(n for n in METRICS.names() if METRICS.get(n).needs_boxes)
+    assert sorted(BOXLESS_KINDS) == sorted(n for n in DATASETS.names() if not DATASETS.get(n).has_boxes)
+
+
+def test_canonical_params_sort_keys_but_keep_the_order_of_names():
+    from heatcheck.config import canonical_params
+
+    cfg = {"datasets": {"b": {"size": 32, "kind": "shapes"}, "a": {"kind": "digits"}},
+           "explainers": {"rise": {"p": 0.1, "masks": 10}, "grad": {}},
+           "metrics": {"insertion": {"steps": 5, "baselines": ["mean"]}}, "models": {},
+           "analysis": {"primary": {"z": "x", "a": "y"}, "bootstrap": 10}}
+    canonical_params(cfg)
+    assert list(cfg["datasets"]) == ["b", "a"] and list(cfg["explainers"]) == ["rise", "grad"]
+    assert list(cfg["datasets"]["b"]) == ["kind", "size"] and list(cfg["explainers"]["rise"]) == ["masks", "p"]
+    assert list(cfg["analysis"]) == ["bootstrap", "primary"] and list(cfg["analysis"]["primary"]) == ["a", "z"]

@@ -155,7 +155,7 @@ def test_style_change_redraws_figures_only(tiny_run, tmp_path):
     cfg = yaml.safe_load(TINY.read_text())
     cfg["figures"] = {"style": str(style)}
     conf = tmp_path / "styled.yaml"
-    conf.write_text(yaml.safe_dump(cfg))
+    conf.write_text(yaml.safe_dump(cfg))  # keys sorted: params compare equal all the same
     run_snakemake(work, conf)  # a new style file: the plots, and only they, are redrawn
     res = work / "results" / "shapes"
     before = {p: p.stat().st_mtime_ns for p in res.rglob("*") if p.is_file() and "figures" not in p.parts

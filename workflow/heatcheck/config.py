@@ -174,6 +174,27 @@ def blur_explainers(config: dict) -> list[str]:
     return list(chosen)
 
 
+def canonical(value):
+    """``value`` with every dict's keys sorted, recursively: Snakemake compares a job's params by
+    their text, so without this, reordering keys in config.yaml would rerun the whole study."""
+    if isinstance(value, dict):
+        return {k: canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [canonical(v) for v in value]
+    return value
+
+
+def canonical_params(config: dict) -> dict:
+    """Sort the parameters of every dataset, model, explainer and metric (their order of
+    appearance, which the figures follow, is kept), and of the analysis section."""
+    for section in ("datasets", "models", "explainers", "metrics"):
+        for name, params in config.get(section, {}).items():
+            config[section][name] = canonical(params)
+    if "analysis" in config:
+        config["analysis"] = canonical(config["analysis"])
+    return config
+
+
 def study(config: dict) -> list[tuple[str, str]]:
     """The (dataset, model) pairs of a validated config, in config order."""
     return [(d, m) for d, spec in config["datasets"].items() for m in spec["models"]]
