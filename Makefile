@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CORES ?= all
 
-.PHONY: setup run figures test lint clean
+.PHONY: setup run figures test lint cost clean
 
 $(STAMP): envs/requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ lint: setup
 
 test: lint
 	$(BIN)/python -m pytest tests
+
+# passes and hours of a study on this machine, e.g. `make cost CONFIG=configs/coherency_full.yaml`
+CONFIG ?= config.yaml
+cost: setup
+	$(BIN)/python -m heatcheck.cost_report $(CONFIG) --measure
 
 clean:
 	rm -rf results .snakemake

@@ -40,3 +40,67 @@ def test_incomplete_store_is_refused(tmp_path):
     with pytest.raises(HeatcheckError, match="no split 'test'"):
         write_dataset(path, load_dataset(shapes_spec(n_train=12, n_eval=6)), "shapes")
         DatasetStore(path).split("test")
+
+
+def _finalized_saliency(d, n=10, chunk=4):
+    """A finalized saliency array in the workflow's layout: {e}.zarr, {e}.shards/*.json, {e}.json."""
+    from heatcheck.store import create_saliency, finalize_saliency, saliency_marker, saliency_shard_reports
+
+    path = d / "saliency" / "m" / "grad.zarr"
+    path.parent.mkdir(parents=True)
+    ids = [f"img-{i}" for i in range(n)]
+    create_saliency(path, n, 8, 8, chunk, {"ids": ids})
+    arr = zarr.open_array(str(path), mode="r+")
+    data = np.arange(n * 64, dtype=np.float32).reshape(n, 8, 8)
+    arr[:] = data
+    finalize_saliency(path, {})
+    reports = saliency_shard_reports(path)
+    reports.mkdir()
+    for k in range(-(-n // chunk)):
+        (reports / f"{k}.json").write_text("{}")
+    saliency_marker(path).write_text("{}")
+    return path, data, ids
+
+
+def test_deleted_chunk_is_detected_and_invalidates_only_its_shard(tmp_path):
+    from heatcheck.store import DamagedSaliencyError, open_saliency, read_saliency
+
+    path, data, ids = _finalized_saliency(tmp_path)
+    assert np.array_equal(read_saliency(open_saliency(path, n=10, shape=(8, 8), ids=ids)), data)
+    (path / "c" / "1" / "0" / "0").unlink()
+    with pytest.raises(DamagedSaliencyError, match=r"grad.zarr is damaged: the chunk files of shards \[1\] "
+                                                   r"are missing; delete .*grad.json"):
+        open_saliency(path)
+    assert (tmp_path / "saliency/m/grad.json").exists()  # without repair nothing is removed
+    with pytest.raises(DamagedSaliencyError, match=r"removed its completeness marker .*grad.json and the "
+                                                   r"reports of shards \[1\]"):
+        open_saliency(path, repair=True)
+    assert not (tmp_path / "saliency/m/grad.json").exists()
+    assert sorted(p.name for p in (tmp_path / "saliency/m/grad.shards").iterdir()) == ["0.json", "2.json"]
+    assert path.exists()
+
+
+def test_truncated_chunk_is_detected_on_read(tmp_path):
+    from heatcheck.store import DamagedSaliencyError, open_saliency, read_saliency
+
+    path, data, _ = _finalized_saliency(tmp_path)
+    chunk = path / "c" / "2" / "0" / "0"
+    chunk.write_bytes(chunk.read_bytes()[:10])
+    arr = open_saliency(path)
+    assert np.array_equal(read_saliency(arr, 0, 8), data[:8])  # the intact shards still read
+    with pytest.raises(DamagedSaliencyError, match=r"grad.zarr is damaged: rows 8-9 are unreadable"):
+        read_saliency(arr, 8, 10, repair=True)
+    assert sorted(p.name for p in (tmp_path / "saliency/m/grad.shards").iterdir()) == ["0.json", "1.json"]
+
+
+def test_stale_array_of_another_run_is_removed_for_recomputation(tmp_path):
+    from heatcheck.store import DamagedSaliencyError, open_saliency
+
+    path, _, ids = _finalized_saliency(tmp_path)
+    with pytest.raises(DamagedSaliencyError, match="maps of other images"):
+        open_saliency(path, ids=["other"] + ids[1:])
+    with pytest.raises(DamagedSaliencyError, match=r"has maps of shape \(8, 8\), expected \(16, 16\) \(stale\); "
+                                                   r"removed .* the array and all its shard reports"):
+        open_saliency(path, shape=(16, 16), repair=True)
+    assert not path.exists() and not (tmp_path / "saliency/m/grad.shards").exists()
+    assert not (tmp_path / "saliency/m/grad.json").exists()

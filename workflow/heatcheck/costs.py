@@ -21,34 +21,41 @@ def shapley_cell(params: dict, side: int) -> int:
     return int(params["cell"]) if params.get("cell") else (1 if side <= 64 else max(1, round(side / 32)))
 
 
-def explainer_passes(name: str, params: dict, side: int) -> float:
-    """Forward-equivalent passes per image of explainer ``name`` with ``params`` on ``side``-px images."""
+def explainer_fb(name: str, params: dict, side: int) -> tuple[float, float]:
+    """Forward and backward passes per image of explainer ``name`` with ``params`` on ``side``-px
+    images (the same counts as the explainers' ``passes_per_image``, which add the two)."""
     p = params or {}
     if name in ("random", "edge"):
-        return 0.0
+        return 0.0, 0.0
     if name == "cam":
-        return 1.0
+        return 1.0, 0.0
     if name in ("grad", "gradient_x_input", "guided_backprop", "gradcam"):
-        return 2.0
-    if name == "lrp":  # zennit re-runs each layer per modified weight set
-        return 3.0 if p.get("rule", "epsilon") == "epsilon" else 9.0
+        return 1.0, 1.0
+    if name == "lrp":  # forward, then per layer a re-run per modified weight set and its gradient
+        sets = 1 if p.get("rule", "epsilon") == "epsilon" else 4
+        return 1.0 + sets, float(sets)
     if name == "integrated_gradients":
-        return 2.0 * p.get("steps", 50)
+        return (float(p.get("steps", 50)),) * 2
     if name == "smoothgrad":
-        return 2.0 * p.get("samples", 10)
-    if name == "deepshap":
-        return 4.0 * p.get("background_size", 64)
+        return (float(p.get("samples", 10)),) * 2
+    if name == "deepshap":  # image copies + references, for every background image
+        return (2.0 * p.get("background_size", 64),) * 2
     if name == "lime":
-        return float(p.get("samples", 1000))
+        return float(p.get("samples", 1000)), 0.0
     if name == "rise":
-        return float(p.get("masks", 5000))
+        return float(p.get("masks", 5000)), 0.0
     if name == "meaningful_perturbation":
-        return 2.0 * p.get("steps", 300)
+        return (float(p.get("steps", 300)),) * 2
     if name == "occlusion":
         w = scaled(p.get("window"), side, 8, 2)
         s = scaled(p.get("stride"), side, 8, 2)
-        return float((math.ceil(max(side - w, 0) / s) + 1) ** 2 + 1)
+        return float((math.ceil(max(side - w, 0) / s) + 1) ** 2 + 1), 0.0
     raise KeyError(name)
+
+
+def explainer_passes(name: str, params: dict, side: int) -> float:
+    """Forward-equivalent passes per image (a backward pass counts as one forward)."""
+    return sum(explainer_fb(name, params, side))
 
 
 def seconds_per_pass(side: int) -> float:
@@ -57,7 +64,9 @@ def seconds_per_pass(side: int) -> float:
 
 
 def metric_passes(name: str, params: dict, side: int) -> float:
-    """Forward passes per image (and saliency map) of metric ``name`` with ``params``."""
+    """Forward passes per image (and saliency map) of metric ``name`` with ``params``; metrics
+    make no backward pass. The second paper's Shapley values (:func:`shapley_passes`) and the
+    masking-robustness reruns (explainer passes on 4 copies) are stages of their own."""
     p = params or {}
     if name == "average_drop":
         return 1.0 + p.get("real", True) + len(p.get("percentiles", [50, 70, 75, 80, 85, 90]))
@@ -68,6 +77,116 @@ def metric_passes(name: str, params: dict, side: int) -> float:
         if p.get("step_pixels"):
             steps = math.ceil(side * side / p["step_pixels"])
         return float(n_base * len(p.get("granularities", ["pixel", "region"])) * (steps + 1))
-    if name == "pointing_game":
+    if name == "unexplainable_features":
+        return 1.0 + len(p.get("taus", [0.05, 0.1]))
+    if name in ("pointing_game", "shapley_bias", "masking_robustness", "mutual_verification"):
         return 0.0
-    return 1.0
+    raise KeyError(name)
+
+
+def shapley_passes(params: dict, side: int) -> float:
+    """Forward passes per image of the sampled Shapley values: ``samples * (P - 1) + 2`` for P
+    players (``heatcheck.shapley.walk_passes``)."""
+    players = (-(-side // shapley_cell(params, side))) ** 2
+    return float(int(params.get("samples", 1000)) * (players - 1) + 2)
+
+
+#: copies per image the masking-robustness metric reruns each explainer on (the four half masks)
+HALF_MASKS = 4
+#: eval / train images of a dataset kind when its config does not say (None: unknown)
+DEFAULT_SIZES = {"cifar10": (10000, 50000), "voc": (None, None), "imagenet": (None, None)}
+#: image side of a dataset kind when its config does not say
+DEFAULT_SIDE = {"cifar10": 32, "imagenet": 224, "voc": 224}
+#: classes of a dataset kind (the models' outputs)
+NUM_CLASSES = {"shapes": 6, "digits": 10, "cifar10": 10, "voc": 20, "imagenet": 1000}
+
+
+def dataset_images(spec: dict, max_eval: int | None = None) -> tuple[int | None, int | None]:
+    """(eval, train) images of a validated dataset ``spec`` as far as the config tells, capped by
+    the global ``max_eval``; None where only the data would tell (e.g. VOC crops)."""
+    kind = spec["kind"]
+    if kind == "shapes":
+        n_eval, n_train = spec["n_eval"], spec["n_train"]
+    elif kind == "digits":
+        n_eval, n_train = spec["n_eval"], 1797 - spec["n_eval"]  # scikit-learn's 1,797 scans
+    elif kind == "imagenet":  # the first paper's 100 classes unless a class list says otherwise
+        n_classes = 100 if spec.get("classes") is None else _count_lines(spec["classes"])
+        n_eval, n_train = None if n_classes is None else spec["images_per_class"] * n_classes, None
+    else:
+        n_eval, n_train = DEFAULT_SIZES[kind]
+        n_eval = spec.get("max_eval") or n_eval
+        n_train = spec.get("max_train") or n_train
+    if n_eval is not None and max_eval is not None:
+        n_eval = min(n_eval, max_eval)
+    return n_eval, n_train
+
+
+def _count_lines(path) -> int | None:
+    try:
+        with open(path) as fh:
+            return sum(1 for line in fh if line.strip() and not line.lstrip().startswith("#"))
+    except OSError:
+        return None
+
+
+def study_passes(config: dict, images: int | dict | None = None, train_images: int | dict | None = None) -> list[dict]:
+    """Forward and backward passes of every stage of a validated config, per image and in total.
+
+    Parameters
+    ----------
+    config : dict
+        A config after :func:`heatcheck.config.check_config` (defaults filled in).
+    images, train_images : int or dict, optional
+        Eval / train images of every dataset, or by dataset name, overriding what the config
+        tells (real datasets whose size only the data knows).
+
+    Returns
+    -------
+    list of dict
+        One row per (dataset, model, stage, item): ``fwd``/``bwd`` passes per image, ``images``
+        (maps for metrics: images x explainers scored), ``jobs`` (Snakemake shard jobs), and
+        ``fwd_total``/``bwd_total`` (None where the number of images is unknown).
+    """
+    rows = []
+    explainers, metrics = config.get("explainers", {}), config.get("metrics", {})
+    for dname, dspec in config["datasets"].items():
+        n_eval, n_train = dataset_images(dspec, config.get("max_eval"))
+        n_eval = (images.get(dname) if isinstance(images, dict) else images) or n_eval
+        n_train = (train_images.get(dname) if isinstance(train_images, dict) else train_images) or n_train
+        side = int(dspec.get("size") or DEFAULT_SIDE[dspec["kind"]])
+        shards = None if n_eval is None else -(-n_eval // config["shard_size"])
+
+        for model in dspec["models"]:
+            mspec = config["models"][model]
+
+            def add(stage, item, fb, n, jobs):
+                rows.append({"dataset": dname, "model": model, "arch": mspec["arch"], "side": side,
+                             "stage": stage, "item": item, "fwd": fb[0], "bwd": fb[1], "images": n,
+                             "jobs": jobs, "fwd_total": None if n is None else fb[0] * n,
+                             "bwd_total": None if n is None else fb[1] * n})
+
+            if mspec["source"] == "train":
+                epochs = mspec["epochs"]
+                add("training", f"{epochs} epochs", (float(epochs), float(epochs)), n_train, 1)
+            for e, p in explainers.items():
+                add("saliency", e, explainer_fb(e, p, side), n_eval, shards)
+            if "masking_robustness" in metrics:
+                chosen = metrics["masking_robustness"].get("explainers")
+                for e in (e for e in explainers if chosen is None or e in chosen):
+                    fb = explainer_fb(e, explainers[e], side)
+                    add("masking reruns", f"{e} x{HALF_MASKS}", (HALF_MASKS * fb[0], HALF_MASKS * fb[1]),
+                        n_eval, shards)
+            if "shapley_bias" in metrics:
+                add("shapley", f"{metrics['shapley_bias']['samples']} walks", (shapley_passes(metrics["shapley_bias"], side), 0.0),
+                    n_eval, shards)
+            if "unexplainable_features" in metrics:
+                add("feature scale", "alpha", (1.0, 0.0), n_eval, 1)
+            for m, p in metrics.items():
+                if m == "mutual_verification":
+                    add("metrics", m, (0.0, 0.0), n_eval, 1)
+                    continue
+                chosen = p.get("explainers") if m == "masking_robustness" else None
+                scored = [e for e in explainers if chosen is None or e in chosen]
+                add("metrics", m, (metric_passes(m, p, side), 0.0), None if n_eval is None else n_eval * len(scored),
+                    None if shards is None else shards * len(scored))
+    return rows

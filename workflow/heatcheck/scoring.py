@@ -16,7 +16,7 @@ from .costs import shapley_cell
 from .metrics import make_metric
 from .models import load_checkpoint, normalize
 from .shards import shard_range
-from .store import DatasetStore, open_saliency
+from .store import DatasetStore, open_saliency, read_saliency
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,9 @@ def score_shard(store_path, model_path, saliency_path, metric: str, params: dict
     device = device or torch.device("cpu")
     store = DatasetStore(store_path)
     ev = store.split("eval")
-    sal = open_saliency(saliency_path, shape=tuple(ev.images.shape[-2:]))
+    # a damaged array (deleted/truncated chunks, an older run's shape) fails this job and is
+    # invalidated, so that the next run recomputes it instead of scoring NaN or stale maps
+    sal = open_saliency(saliency_path, shape=tuple(ev.images.shape[-2:]), ids=ev.ids, repair=True)
     n = sal.shape[0]
     start, stop = shard_range(shard, shard_size, n)
     m = make_metric(metric, params, batch_size=batch_size, seed=seed)
@@ -46,7 +48,7 @@ def score_shard(store_path, model_path, saliency_path, metric: str, params: dict
         p.requires_grad_(False)
     x = normalize(torch.from_numpy(ev.images[start:stop]).to(device), store.mean, store.std)
     targets = torch.as_tensor(sal.attrs["targets"][start:stop], device=device)
-    maps = torch.from_numpy(sal[start:stop]).to(device)
+    maps = torch.from_numpy(read_saliency(sal, start, stop, repair=True)).to(device)
     boxes = ev.boxes[start:stop] if ev.boxes is not None else None
     masks = ev.masks[start:stop] if ev.masks is not None else None
     kw = _metric_extras(extras or {}, start, stop, device)
@@ -89,8 +91,8 @@ def _metric_extras(extras: dict, start: int, stop: int, device) -> dict:
             kw["alpha"] = json.load(fh)["alpha"]
     if "masked" in extras:
         with open(extras["masked"]) as fh:
-            arr = open_saliency(json.load(fh)["path"])
-        kw["masked_saliency"] = torch.from_numpy(arr[start:stop]).to(device)
+            arr = open_saliency(json.load(fh)["path"], repair=True)
+        kw["masked_saliency"] = torch.from_numpy(read_saliency(arr, start, stop, repair=True)).to(device)
     return kw
 
 
@@ -147,13 +149,10 @@ def mutual_verification_tables(saliency_jsons: dict, dataset: str, model: str, o
     import pandas as pd
 
     from .metrics.objectiveness import mutual_verification
-    from .store import open_saliency
-
     maps = {}
     for name, path in saliency_jsons.items():
         with open(path) as fh:
-            arr = open_saliency(json.load(fh)["path"])
-        maps[name] = arr[:]
+            maps[name] = read_saliency(open_saliency(json.load(fh)["path"], repair=True), repair=True)
     names, matrix, per_image = mutual_verification(maps)
     pd.DataFrame(np.asarray(matrix), index=names, columns=names).to_csv(out_csv, float_format="%.6g")
     per_image = np.asarray(per_image)

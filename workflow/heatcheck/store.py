@@ -173,13 +173,63 @@ def finalize_saliency(path, attrs: dict) -> None:
     arr.attrs.update({**attrs, "complete": True})
 
 
-def open_saliency(path, n: int | None = None, shape: tuple | None = None) -> zarr.Array:
-    """Open a complete saliency array for reading, checking its shape against expectations.
+def saliency_marker(path) -> Path:
+    """The completeness marker ``{explainer}.json`` next to ``{explainer}.zarr`` (finalize_saliency's
+    output: the file downstream rules depend on)."""
+    return Path(path).with_suffix(".json")
+
+
+def saliency_shard_reports(path) -> Path:
+    """The folder ``{explainer}.shards`` of the shard jobs' reports (compute_saliency's outputs)."""
+    return Path(path).with_suffix(".shards")
+
+
+class DamagedSaliencyError(HeatcheckError):
+    """A finalized saliency array that changed on disk since: chunk files deleted or truncated,
+    or an array of another shape (an older run's)."""
+
+
+def _damaged(path: Path, problem: str, shards: list[int] | None, repair: bool) -> DamagedSaliencyError:
+    """The error for a damaged array; with ``repair``, first remove what makes Snakemake recompute it:
+    the completeness marker and the reports of the damaged ``shards`` (all of them, and the array
+    itself, when ``shards`` is None)."""
+    marker = saliency_marker(path)
+    if not repair:
+        return DamagedSaliencyError(f"saliency array {path} is damaged: {problem}; delete {marker} and "
+                                    f"rerun snakemake to recompute it")
+    marker.unlink(missing_ok=True)
+    reports = saliency_shard_reports(path)
+    if shards is None:
+        shutil.rmtree(reports, ignore_errors=True)
+        shutil.rmtree(path, ignore_errors=True)
+        redo = "the array and all its shard reports"
+    else:
+        for k in shards:
+            (reports / f"{k}.json").unlink(missing_ok=True)
+        redo = f"the reports of shards {shards} in {reports}"
+    return DamagedSaliencyError(f"saliency array {path} is damaged: {problem}; removed its completeness "
+                                f"marker {marker} and {redo}: rerun snakemake to recompute them")
+
+
+def open_saliency(path, n: int | None = None, shape: tuple | None = None, ids: list[str] | None = None,
+                  repair: bool = False) -> zarr.Array:
+    """Open a complete saliency array for reading, checking it against expectations.
+
+    Parameters
+    ----------
+    path : the ``{explainer}.zarr`` array
+    n, shape : expected number of maps and shape of one map (or of the copies of one image)
+    ids : the dataset's eval image ids; the array's ``ids`` must be their first ``N``
+    repair : on damage (see Raises), remove the completeness marker and the damaged shards'
+        reports, so that the next Snakemake run recomputes them (the workflow's readers do this)
 
     Raises
     ------
     HeatcheckError
-        If the array is missing, incomplete (interrupted run) or of the wrong shape (stale).
+        If the array is missing or incomplete (interrupted run).
+    DamagedSaliencyError
+        If a finalized array is of the wrong shape or for other images (stale), or chunk files are
+        missing (rows would read as NaN).
     """
     path = Path(path)
     if not path.exists():
@@ -187,11 +237,42 @@ def open_saliency(path, n: int | None = None, shape: tuple | None = None) -> zar
     try:
         arr = zarr.open_array(str(path), mode="r")
     except Exception as exc:
-        raise HeatcheckError(f"saliency array {path} is unreadable: {exc}") from exc
+        raise _damaged(path, f"unreadable ({exc})", None, repair) from exc
     if not arr.attrs.get("complete", False):
         raise HeatcheckError(f"saliency array {path} is incomplete (some shards not written)")
+    stale = None
     if n is not None and arr.shape[0] != n:
-        raise HeatcheckError(f"saliency array {path} has {arr.shape[0]} maps, expected {n} (stale)")
-    if shape is not None and tuple(arr.shape[1:]) != tuple(shape):
-        raise HeatcheckError(f"saliency array {path} has maps of shape {arr.shape[1:]}, expected {shape}")
+        stale = f"has {arr.shape[0]} maps, expected {n} (stale)"
+    elif shape is not None and tuple(arr.shape[1:]) != tuple(shape):
+        stale = f"has maps of shape {arr.shape[1:]}, expected {shape} (stale)"
+    elif ids is not None and list(arr.attrs.get("ids", [])) != list(ids[:arr.shape[0]]):
+        stale = f"holds maps of other images than the dataset's first {arr.shape[0]} (stale)"
+    elif "ids" in arr.attrs and len(arr.attrs["ids"]) != arr.shape[0]:
+        stale = f"has {arr.shape[0]} maps for {len(arr.attrs['ids'])} image ids"
+    if stale:
+        raise _damaged(path, stale, None, repair)
+    rest = (0,) * (arr.ndim - 1)
+    missing = [k for k in range(arr.cdata_shape[0])
+               if not (path / arr.metadata.encode_chunk_key((k, *rest))).is_file()]
+    if missing:
+        raise _damaged(path, f"the chunk files of shards {missing} are missing", missing, repair)
     return arr
+
+
+def read_saliency(arr: zarr.Array, start: int = 0, stop: int | None = None, repair: bool = False) -> np.ndarray:
+    """Rows ``start:stop`` of an array from :func:`open_saliency`, refusing unreadable (truncated)
+    chunk files and non-finite values (with ``repair``, invalidating the shards that hold them)."""
+    stop = arr.shape[0] if stop is None else stop
+    path = Path(arr.store.root) / arr.path
+    chunk = arr.chunks[0]
+    shards = list(range(start // chunk, -(-stop // chunk)))
+    try:
+        data = arr[start:stop]
+    except Exception as exc:  # a truncated chunk fails to decompress
+        raise _damaged(path, f"rows {start}-{stop - 1} are unreadable ({type(exc).__name__}: {exc})", shards,
+                       repair) from exc
+    bad = ~np.isfinite(data.reshape(len(data), -1)).all(axis=1)
+    if bad.any():
+        rows = (start + np.flatnonzero(bad)).tolist()
+        raise _damaged(path, f"rows {rows[:10]} are not finite", sorted({r // chunk for r in rows}), repair)
+    return data

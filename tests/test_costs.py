@@ -1,0 +1,107 @@
+"""Pass counting of the cost report, on a study small enough to count by hand."""
+
+import pytest
+
+from heatcheck.config import check_config
+from heatcheck.cost_report import main, report
+from heatcheck.costs import explainer_fb, explainer_passes, metric_passes, shapley_passes, study_passes
+
+STUDY = {
+    "shard_size": 4,
+    "datasets": {"s": {"kind": "shapes", "size": 32, "n_eval": 10, "n_train": 100, "models": ["net"]}},
+    "models": {"net": {"arch": "lenet", "epochs": 2}},
+    "explainers": {"grad": None, "integrated_gradients": {"steps": 8}, "occlusion": {"window": 8, "stride": 8},
+                   "rise": {"masks": 100}},
+    "metrics": {"average_drop": {"percentiles": [50, 90]},
+                "deletion": {"steps": 8, "baselines": ["mean", "uniform"], "uniform_seeds": 2,
+                             "granularities": ["pixel"]},
+                "shapley_bias": {"samples": 4, "cell": 8},
+                "masking_robustness": {"explainers": ["grad"]},
+                "unexplainable_features": {"taus": [0.1]}},
+}
+
+# by hand, 10 eval images, 3 shards of 4, 4 explainers (fwd, bwd per image):
+#   training 2 epochs x 100 images (1, 1); grad (1, 1); IG 8 steps (8, 8); occlusion 8/8 on 32 px:
+#   4 x 4 windows + the image = 17; RISE 100 masks; half-masked grad (4, 4); Shapley on 4 x 4
+#   cells: 4 walks x 15 interior coalitions + empty + full = 62; feature scale 1;
+#   average drop: original + real + 2 percentiles = 4 per map; deletion: (mean + 2 uniform
+#   seeds) x pixel x 9 points = 27 per map; unexplainable features: 1 + 1 tau = 2 per map
+EXPECTED = {  # (stage, item): (fwd total, bwd total, jobs)
+    ("training", "2 epochs"): (200, 200, 1),
+    ("saliency", "grad"): (10, 10, 3),
+    ("saliency", "integrated_gradients"): (80, 80, 3),
+    ("saliency", "occlusion"): (170, 0, 3),
+    ("saliency", "rise"): (1000, 0, 3),
+    ("masking reruns", "grad x4"): (40, 40, 3),
+    ("shapley", "4 walks"): (620, 0, 3),
+    ("feature scale", "alpha"): (10, 0, 1),
+    ("metrics", "average_drop"): (160, 0, 12),
+    ("metrics", "deletion"): (1080, 0, 12),
+    ("metrics", "shapley_bias"): (0, 0, 12),
+    ("metrics", "masking_robustness"): (0, 0, 3),
+    ("metrics", "unexplainable_features"): (80, 0, 12),
+}
+
+
+@pytest.fixture
+def study():
+    import copy
+
+    return check_config(copy.deepcopy(STUDY))
+
+
+def test_study_passes_counted_by_hand(study):
+    rows = study_passes(study)
+    got = {(r["stage"], r["item"]): (r["fwd_total"], r["bwd_total"], r["jobs"]) for r in rows}
+    assert got == EXPECTED
+    assert sum(v[0] for v in got.values()) == 3450 and sum(v[1] for v in got.values()) == 330
+    # an override of the image counts (real data) scales the totals
+    rows = study_passes(study, images=20, train_images=50)
+    assert {(r["stage"], r["item"]): r["fwd_total"] for r in rows}[("saliency", "rise")] == 2000
+    assert {(r["stage"], r["item"]): r["fwd_total"] for r in rows}[("training", "2 epochs")] == 100
+
+
+def test_hours_from_throughput(study):
+    rows = study_passes(study)
+    text = report(rows, {("lenet", None): {"arch": "lenet", "side": "-", "fwd_per_s": 100.0, "bwd_per_s": 50.0,
+                                           "source": "given"}})
+    # 3450 forwards at 100/s + 330 backwards at 50/s = 41.1 s
+    assert f"| all |  | 3,450 | 330 | 71 | {41.1 / 3600:.3g} |" in text
+
+
+def test_unknown_image_count_is_shown_not_guessed(capsys, tmp_path):
+    import yaml
+
+    cfg = {"datasets": {"voc": {"kind": "voc", "root": "/data/VOC2012", "models": ["v"]}},
+           "models": {"v": {"arch": "vgg16", "epochs": 1}}, "explainers": {"grad": None}}
+    path = tmp_path / "voc.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    main([str(path), "--throughput", "vgg16=10"])
+    out = capsys.readouterr()
+    assert "| voc | v | saliency | grad | 1 | 1 | ? | ? | ? | ? | ? |" in out.out and "--images" in out.err
+    main([str(path), "--throughput", "vgg16=10", "--images", "100", "--train-images", "1000"])
+    # 100 x (1/10 + 1/5) s of grad + 1000 x (1/10 + 1/5) s of training = 330 s
+    assert f"| all |  | 1,100 | 1,100 | 5 | {330 / 3600:.3g} |" in capsys.readouterr().out
+
+
+def test_counts_match_the_explainers_and_metrics():
+    """The torch-free counts equal the classes' own ``passes_per_image``."""
+    from heatcheck.explainers import EXPLAINERS, make_explainer
+    from heatcheck.metrics import METRICS, make_metric
+    from heatcheck.models import build_model
+    from heatcheck.shapley import walk_passes
+
+    model = build_model("resnet8", 6, 32).eval()
+    cases = {"lrp": [{"rule": "epsilon"}, {"rule": "alpha_beta"}], "deepshap": [{"background_size": 8}],
+             "occlusion": [{}, {"window": 4, "stride": 2}]}
+    for name in EXPLAINERS.names():
+        for params in cases.get(name, [{}]):
+            kw = {"background": __import__("torch").zeros(8, 3, 32, 32)} if name == "deepshap" else {}
+            e = make_explainer(name, model, params, **kw)
+            own = e.passes_per_image(32) if name == "occlusion" else e.passes_per_image()
+            assert explainer_passes(name, params, 32) == own, name
+            assert sum(explainer_fb(name, params, 32)) == own
+    for name in METRICS.names():
+        params = {"explainers": None} if name == "masking_robustness" else {}
+        assert metric_passes(name, params, 32) == make_metric(name, params).passes_per_image(32), name
+    assert shapley_passes({"samples": 10, "cell": 4}, 32) == walk_passes(64, 10)

@@ -1,0 +1,191 @@
+"""Scale on paper: forward/backward passes of a study, and the hours they take on a device.
+
+    python -m heatcheck.cost_report config.yaml [--measure] [--throughput resnet50=60/25 ...]
+                                                [--images N] [--train-images N]
+
+Counting is torch-free (:func:`heatcheck.costs.study_passes`); only ``--measure`` imports torch,
+to time batched forwards and backwards (gradients w.r.t. the input, as the explainers take them)
+of each architecture with random weights at the study's image size on the machine at hand.
+Hours are ``fwd_total / forward rate + bwd_total / backward rate`` per architecture.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import yaml
+
+from .config import check_config
+from .costs import NUM_CLASSES, study_passes
+
+
+def measure(arch: str, side: int, num_classes: int, batch: int | None = None, seconds: float = 3.0) -> dict:
+    """Images per second of batched forwards and of backwards (input gradients) of ``arch``.
+
+    The backward rate is that of the backward alone: (forward + backward time) - forward time.
+    """
+    import torch
+
+    from .models import build_model
+
+    batch = batch or (8 if side >= 128 else 64)
+    model = build_model(arch, num_classes, side).eval()
+    for p in model.parameters():
+        p.requires_grad_(False)
+    x = torch.randn(batch, 3, side, side)
+    targets = torch.zeros(batch, dtype=torch.long)
+
+    def forward():
+        with torch.no_grad():
+            model(x)
+
+    def forward_backward():
+        xi = x.clone().requires_grad_(True)
+        model(xi).gather(1, targets[:, None]).sum().backward()
+
+    def per_batch(fn) -> float:
+        # the fastest of several repetitions: other processes only ever slow a repetition down
+        fn()  # warm-up
+        times, t0 = [], time.perf_counter()
+        while len(times) < 3 or time.perf_counter() - t0 < seconds:
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    f, fb = per_batch(forward), per_batch(forward_backward)
+    return {"arch": arch, "side": side, "batch": batch, "fwd_per_s": batch / f,
+            "bwd_per_s": batch / max(fb - f, 1e-9), "source": f"measured, {torch.get_num_threads()} CPU threads"}
+
+
+def parse_throughput(text: str) -> tuple[str, float, float]:
+    """``ARCH=FWD[/BWD]`` images per second (the backward rate defaults to half the forward's)."""
+    arch, _, rates = text.partition("=")
+    fwd, _, bwd = rates.partition("/")
+    try:
+        f = float(fwd)
+        return arch, f, float(bwd) if bwd else f / 2
+    except ValueError:
+        raise SystemExit(f"--throughput {text!r}: expected ARCH=FWD[/BWD] images per second, e.g. resnet50=60/25")
+
+
+def parse_counts(values: list[str]) -> int | dict | None:
+    """``["100"]`` -> 100 (every dataset); ``["voc=100", ...]`` -> {"voc": 100, ...}."""
+    if not values:
+        return None
+    if len(values) == 1 and "=" not in values[0]:
+        return int(values[0])
+    return {k: int(v) for k, _, v in (x.partition("=") for x in values)}
+
+
+def _fmt(v, digits: int = 3) -> str:
+    if v is None:
+        return "?"
+    if isinstance(v, float):
+        if v == int(v) and abs(v) < 1e15:
+            return f"{int(v):,}"
+        if abs(v) < 1e-2:
+            return f"{v:.{digits}g}"
+        return f"{v:,.{2 if v < 10 else 1 if v < 1000 else 0}f}"
+    return f"{v:,}"
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join(" --- " for _ in header) + "|"]
+    lines += ["| " + " | ".join(_fmt(c) if not isinstance(c, str) else c for c in r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _hours(row: dict, rates: dict) -> float | None:
+    """Hours of one stage row on the device of ``rates`` (None: no rate or unknown image count)."""
+    if row["fwd"] == row["bwd"] == 0:
+        return 0.0
+    rate = rates.get((row["arch"], row["side"])) or rates.get((row["arch"], None))
+    if rate is None or row["fwd_total"] is None:
+        return None
+    return (row["fwd_total"] / rate["fwd_per_s"] + row["bwd_total"] / rate["bwd_per_s"]) / 3600
+
+
+def _h(hours: float | None) -> str:
+    if hours is None:
+        return "?"
+    return f"{hours:,.0f}" if hours >= 100 else f"{hours:.3g}"
+
+
+def _sum(values):
+    values = list(values)
+    return None if any(v is None for v in values) else sum(values)
+
+
+def report(rows: list[dict], rates: dict[tuple[str, int | None], dict], name: str = "", detail: bool = True) -> str:
+    """Markdown tables: throughput, passes and hours per stage (per item with ``detail``), totals
+    per model and overall."""
+    out = []
+    if rates:
+        out.append(table(["arch", "side", "batch", "forward img/s", "backward img/s", "source"],
+                         [[r["arch"], str(r["side"]), r.get("batch", "-"), r["fwd_per_s"], r["bwd_per_s"], r["source"]]
+                          for r in rates.values()]))
+    for r in rows:
+        r["hours"] = _hours(r, rates)
+    if detail:
+        out.append(table(["dataset", "model", "stage", "item", "fwd/img", "bwd/img", "images", "fwd total",
+                          "bwd total", "jobs", "hours"],
+                         [[r["dataset"], r["model"], r["stage"], r["item"], r["fwd"], r["bwd"], r["images"],
+                           r["fwd_total"], r["bwd_total"], r["jobs"], _h(r["hours"])] for r in rows]))
+    else:  # one row per stage: the items summed
+        stages = {}
+        for r in rows:
+            stages.setdefault((r["dataset"], r["model"], r["stage"]), []).append(r)
+        out.append(table(["dataset", "model", "stage", "items", "fwd total", "bwd total", "jobs", "hours"],
+                         [[*key, ", ".join(r["item"] for r in g) if len(g) < 4 else f"{len(g)} items",
+                           _sum(r["fwd_total"] for r in g), _sum(r["bwd_total"] for r in g),
+                           _sum(r["jobs"] for r in g), _h(_sum(r["hours"] for r in g))]
+                          for key, g in stages.items()]))
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["dataset"], r["model"]), []).append(r)
+    totals = [[d, m, _sum(r["fwd_total"] for r in g), _sum(r["bwd_total"] for r in g),
+               _sum(r["jobs"] for r in g), _sum(r["hours"] for r in g)] for (d, m), g in groups.items()]
+    totals.append(["all", "", *(_sum(t[i] for t in totals) for i in range(2, 6))])
+    totals = [[*t[:5], _h(t[5])] for t in totals]
+    out.append(table(["dataset", "model", "fwd total", "bwd total", "shard jobs", "hours (1 device)"], totals))
+    return (f"## Cost of {name}" if name else "## Cost") + "\n\n" + "\n\n".join(out) + "\n"
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m heatcheck.cost_report", description=__doc__.split("\n\n")[0])
+    ap.add_argument("config", help="a study config (config.yaml or configs/*.yaml)")
+    ap.add_argument("--measure", action="store_true", help="time each architecture here (imports torch)")
+    ap.add_argument("--throughput", action="append", default=[], metavar="ARCH=FWD[/BWD]",
+                    help="forward[/backward] images per second of an architecture at the study's size")
+    ap.add_argument("--images", action="append", default=[], metavar="[DATASET=]N",
+                    help="eval images of every / one dataset (real data: only the data knows)")
+    ap.add_argument("--train-images", action="append", default=[], metavar="[DATASET=]N",
+                    help="train images of every / one dataset, for models trained here")
+    ap.add_argument("--summary", action="store_true", help="one row per stage instead of per explainer/metric")
+    ap.add_argument("--seconds", type=float, default=3.0, help="timing per measurement (--measure)")
+    args = ap.parse_args(argv)
+    with open(args.config) as fh:
+        config = check_config(yaml.safe_load(fh))
+    rows = study_passes(config, parse_counts(args.images), parse_counts(args.train_images))
+    rates = {}
+    for text in args.throughput:
+        arch, f, b = parse_throughput(text)
+        rates[(arch, None)] = {"arch": arch, "side": "-", "fwd_per_s": f, "bwd_per_s": b, "source": "given"}
+    if args.measure:
+        for arch, side, kind in sorted({(r["arch"], r["side"], config["datasets"][r["dataset"]]["kind"]) for r in rows}):
+            if (arch, None) not in rates:
+                print(f"measuring {arch} at {side} px ...", file=sys.stderr)
+                rates[(arch, side)] = measure(arch, side, NUM_CLASSES[kind], seconds=args.seconds)
+    print(report(rows, rates, args.config, detail=not args.summary))
+    missing = [r for r in rows if r["fwd_total"] is None]
+    if missing:
+        print(f"\n? = unknown image count for {sorted({r['dataset'] for r in missing})}: pass --images / "
+              f"--train-images", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
