@@ -138,3 +138,16 @@ def test_box_tables_match_the_registries():
 
     assert sorted(BOX_METRICS) == sorted(n for n in METRICS.names() if METRICS.get(n).needs_boxes)
     assert sorted(BOXLESS_KINDS) == sorted(n for n in DATASETS.names() if not DATASETS.get(n).has_boxes)
+
+
+def test_canonical_params_sort_keys_but_keep_the_order_of_names():
+    from heatcheck.config import canonical_params
+
+    cfg = {"datasets": {"b": {"size": 32, "kind": "shapes"}, "a": {"kind": "digits"}},
+           "explainers": {"rise": {"p": 0.1, "masks": 10}, "grad": {}},
+           "metrics": {"insertion": {"steps": 5, "baselines": ["mean"]}}, "models": {},
+           "analysis": {"primary": {"z": "x", "a": "y"}, "bootstrap": 10}}
+    canonical_params(cfg)
+    assert list(cfg["datasets"]) == ["b", "a"] and list(cfg["explainers"]) == ["rise", "grad"]
+    assert list(cfg["datasets"]["b"]) == ["kind", "size"] and list(cfg["explainers"]["rise"]) == ["masks", "p"]
+    assert list(cfg["analysis"]) == ["bootstrap", "primary"] and list(cfg["analysis"]["primary"]) == ["a", "z"]
