@@ -35,13 +35,14 @@ def ordered(names, order=None) -> list[str]:
     return order + [n for n in names if n not in order]
 
 
-def heatmap(ax, values, rows, cols, vmin: float, vmax: float, cmap: str = "RdBu_r", fmt: str = "{:.2f}"):
-    """An annotated heatmap; NaN cells are left blank and marked 'n/a'."""
+def heatmap(ax, values, rows, cols, vmin: float, vmax: float, cmap: str = "RdBu_r", fmt: str = "{:.2f}",
+            annotate: bool = True):
+    """An annotated heatmap (values written in the cells if ``annotate``); NaN cells are blank."""
     v = np.asarray(values, dtype=float)
     im = ax.imshow(np.ma.masked_invalid(v), vmin=vmin, vmax=vmax, cmap=cmap, aspect="auto")
     ax.set_xticks(range(len(cols)), cols, rotation=45, ha="right")
     ax.set_yticks(range(len(rows)), rows)
-    for i in range(v.shape[0]):
+    for i in range(v.shape[0] if annotate else 0):
         for j in range(v.shape[1]):
             x = v[i, j]
             if np.isfinite(x):

@@ -40,7 +40,7 @@ def plot_internal_consistency(csv, out_png) -> None:
             if not configs:
                 ax.axis("off")
                 continue
-            im = heatmap(ax, m.values, configs, configs, -1, 1)
+            im = heatmap(ax, m.values, configs, configs, -1, 1, annotate=len(configs) <= 8)
             ax.set_title(f"{model}: {metric}")
     _colorbar(fig, axes, im, "Spearman, mean over explainers")
     fig.suptitle("Internal consistency: do a metric's configurations rank images alike?")

@@ -75,7 +75,7 @@ def plot_blur_study(csv, out_png, order=None) -> None:
             ax.set_xticks(x, expl, rotation=45, ha="right")
             better = "higher" if g["higher_is_better"].iloc[0] else "lower"
             ax.set_title(f"{model}: {metric} ({better} = better)")
-    axes[0, -1].legend()
+    fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside right upper")
     fig.suptitle("Blurring sparse maps (* = significant improvement, 95% bootstrap CI)")
     save(fig, out_png)
 
