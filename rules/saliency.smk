@@ -9,7 +9,10 @@ rule init_saliency:
     wildcard_constraints:
         explainer="|".join(COMPUTED_NAMES),
     output:
-        directory("results/{dataset}/saliency/{model}/{explainer}.zarr"),
+        array=directory("results/{dataset}/saliency/{model}/{explainer}.zarr"),
+        # a plain file the shard jobs depend on (they read the array as ancient: their own writes
+        # touch it): recreating the array, e.g. after a parameter change, reruns every shard
+        created="results/{dataset}/saliency/{model}/{explainer}.created",
     params:
         explainer=explainer_params,
         shard_size=config["shard_size"],
@@ -26,11 +29,12 @@ rule init_saliency:
         init_saliency(
             input.store,
             input.model,
-            output[0],
+            output.array,
             wildcards.explainer,
             params.explainer,
             params.shard_size,
             params.max_eval,
+            created=output.created,
         )
 
 
@@ -39,6 +43,7 @@ rule compute_saliency:
         store="results/{dataset}/images.zarr",
         model="results/{dataset}/models/{model}.pt",
         array=ancient("results/{dataset}/saliency/{model}/{explainer}.zarr"),
+        created="results/{dataset}/saliency/{model}/{explainer}.created",
     wildcard_constraints:
         explainer="|".join(COMPUTED_NAMES),
     output:

@@ -39,8 +39,9 @@ def split_variant(name: str) -> tuple[str, str | None]:
 
 
 def init_saliency(store_path, model_path, out_path, explainer: str, params: dict, shard_size: int,
-                  max_eval: int | None) -> None:
-    """Create the empty saliency array of one (dataset, model, explainer[+variant])."""
+                  max_eval: int | None, created=None) -> None:
+    """Create the empty saliency array of one (dataset, model, explainer[+variant]); then, if
+    ``created`` is given, write that small JSON file (what the shard jobs depend on)."""
     store = DatasetStore(store_path)
     ev = store.split("eval")
     n = n_images(store, max_eval)
@@ -50,6 +51,9 @@ def init_saliency(store_path, model_path, out_path, explainer: str, params: dict
         "explainer": explainer, "params": params, "model_checksum": file_checksum(model_path),
         "ids": ev.ids[:n], "shard_size": shard_size, "variant": variant},
         copies=VARIANTS.get(variant))
+    if created is not None:
+        with open(created, "w") as fh:
+            json.dump({"array": str(out_path), "explainer": explainer, "params": params, "n": n}, fh, indent=1)
 
 
 def zarr_rows(path) -> int:
