@@ -232,11 +232,6 @@ def params_changed(jobs: dict) -> set[tuple[str, str]]:
             for rule, wcs in jobs.items() for wc, reason in wcs if "Params have changed" in reason}
 
 
-@pytest.mark.xfail(strict=True, raises=KeyError, reason=(
-    "workflow bug found by this test: a changed explainer parameter reruns init_saliency only "
-    "(which recreates the array empty), not the shard jobs: compute_saliency reads the array as "
-    "ancient(), and Snakemake 9.27 does not flag its own params change (shard jobs are only known "
-    "after the prepare_dataset checkpoint); see the issue-7 report"))
 def test_changed_explainer_parameter_reruns_only_that_explainer(full, tmp_path):
     jobs = added_jobs(full, changed_config(tmp_path, "explainers", "integrated_gradients", steps=4))
     # what the changed parameter reaches directly: the array (its attributes) and its shards (whose
