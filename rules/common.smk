@@ -10,6 +10,7 @@ from heatcheck.config import (  # noqa: E402  (torch-free)
     BOX_METRICS,
     blur_explainers,
     canonical_params,
+    metric_explainers,
     check_config,
     study,
 )
@@ -117,7 +118,7 @@ def all_targets():
 
 
 # --- saliency ------------------------------------------------------------------------------------
-from heatcheck.costs import explainer_passes, seconds_per_pass, shapley_cell  # noqa: E402
+from heatcheck.costs import explainer_passes, seconds_per_pass, shapley_passes  # noqa: E402
 
 EXPLAINER_NAMES = list(config["explainers"]) or ["__none__"]
 # "{explainer}+halfmasked": the explainer rerun on the four half-masked copies (masking_robustness)
@@ -253,20 +254,13 @@ def metric_extra_inputs(wildcards):
     }
 
 
-def metric_explainers(metric):
-    """Explainers a metric scores (masking_robustness may be restricted: it reruns them)."""
-    chosen = config["metrics"][metric].get("explainers")
-    originals = [e for e in config["explainers"] if chosen is None or e in chosen]
-    return originals + [f"{e}+blur" for e in BLURRED if metric in BLUR_METRICS]
-
-
 def dataset_score_tables(wildcards):
     d = wildcards.dataset
     tables = [
         f"results/{d}/scores/{metric}/{m}/{e}.parquet"
         for metric in dataset_metrics(d)
         for m in config["datasets"][d]["models"]
-        for e in metric_explainers(metric)
+        for e in metric_explainers(config, metric)
     ]
     if "mutual_verification" in config["metrics"]:
         tables += [
@@ -295,9 +289,7 @@ def model_saliency(wildcards):
 
 def shapley_runtime(wildcards, attempt):
     side = _side(wildcards)
-    p = config["metrics"]["shapley_bias"]
-    cell = shapley_cell(p, side)
-    passes = p["samples"] * (-(-side // cell)) ** 2
+    passes = shapley_passes(config["metrics"]["shapley_bias"], side)
     return int(10 + 2 * config["shard_size"] * passes * seconds_per_pass(side) / 60) * attempt
 
 
@@ -308,7 +300,7 @@ def dataset_curves(wildcards):
         for metric in dataset_metrics(d)
         if metric in CURVE_METRICS
         for m in config["datasets"][d]["models"]
-        for e in metric_explainers(metric)
+        for e in metric_explainers(config, metric)
     ]
 
 

@@ -1,5 +1,7 @@
 """The scoring stage: shard results -> long tables, curves, summary with bootstrap CI."""
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -19,16 +21,21 @@ from conftest import write_tiny_study
 from test_data import shapes_spec
 
 
+def finished_saliency(d, arr, name: str, reports: str, marker) -> None:
+    """Init, the 3 shards of 4 images (reports ``{reports}{shard}.json``), finalize (``marker``):
+    a complete array of the 10-image study ``d``."""
+    init_saliency(d / "images.zarr", d / "m.pt", arr, name, {}, 4, None)
+    paths = [Path(f"{reports}{s}.json") for s in range(3)]
+    for s, report in enumerate(paths):
+        compute_shard(d / "images.zarr", d / "m.pt", arr, name, {}, s, 4, report_path=report)
+    finalize(arr, paths, marker)
+
+
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
     d = write_tiny_study(tmp_path_factory.mktemp("score"), n_train=12)
     arr = d / "sal.zarr"
-    init_saliency(d / "images.zarr", d / "m.pt", arr, "edge", {}, 4, None)
-    reports = []
-    for s in range(3):
-        compute_shard(d / "images.zarr", d / "m.pt", arr, "edge", {}, s, 4, report_path=d / f"r{s}.json")
-        reports.append(d / f"r{s}.json")
-    finalize(arr, reports, d / "sal.json")
+    finished_saliency(d, arr, "edge", d / "r", d / "sal.json")
     params = {"steps": 5, "uniform_seeds": 2, "baselines": ["mean", "uniform"], "granularities": ["pixel"]}
     shards = []
     for s in range(3):
@@ -144,12 +151,7 @@ def test_halfmasked_variant_and_masking_robustness(scored, tmp_path):
 
     d, arr, _, _ = scored
     masked = tmp_path / "edge+halfmasked.zarr"
-    init_saliency(d / "images.zarr", d / "m.pt", masked, "edge+halfmasked", {}, 4, None)
-    reports = []
-    for s in range(3):
-        compute_shard(d / "images.zarr", d / "m.pt", masked, "edge+halfmasked", {}, s, 4, report_path=tmp_path / f"m{s}.json")
-        reports.append(tmp_path / f"m{s}.json")
-    finalize(masked, reports, tmp_path / "masked.json")
+    finished_saliency(d, masked, "edge+halfmasked", tmp_path / "m", tmp_path / "masked.json")
     a = zarr.open_array(str(masked), mode="r")
     assert a.shape == (10, 4, 32, 32) and a.attrs["variant"] == "halfmasked"
     st = DatasetStore(d / "images.zarr")

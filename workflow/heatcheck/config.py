@@ -174,6 +174,16 @@ def blur_explainers(config: dict) -> list[str]:
     return list(chosen)
 
 
+def metric_explainers(config: dict, metric: str) -> list[str]:
+    """What metric ``metric`` scores (validated config): the configured explainers (those listed
+    under the metric's ``explainers`` where it has that key: masking_robustness reruns them), then
+    the blurred copies ``{explainer}+blur`` of the sparsity study for its metrics."""
+    chosen = config["metrics"][metric].get("explainers")
+    originals = [e for e in config.get("explainers", {}) if chosen is None or e in chosen]
+    blurred = config.get("analysis", {}).get("blur", {}).get("metrics", [])
+    return originals + [f"{e}+blur" for e in blur_explainers(config) if metric in blurred]
+
+
 def canonical(value):
     """``value`` with every dict's keys sorted, recursively: Snakemake compares a job's params by
     their text, so without this, reordering keys in config.yaml would rerun the whole study."""

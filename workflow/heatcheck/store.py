@@ -162,15 +162,25 @@ def write_saliency_shard(path, start: int, maps: np.ndarray, chunk: int) -> None
     arr[start:start + len(maps)] = maps.astype(np.float32)
 
 
+def _nonfinite_rows(data: np.ndarray) -> np.ndarray:
+    """Which maps (rows) hold a NaN (never written) or infinite value."""
+    return ~np.isfinite(data.reshape(len(data), -1)).all(axis=1)
+
+
 def finalize_saliency(path, attrs: dict) -> None:
     """Check every row was written and finite, then mark the array complete."""
     arr = zarr.open_array(str(path), mode="r+")
-    data = arr[:]
-    missing = ~np.isfinite(data.reshape(len(data), -1)).all(axis=1)
+    missing = _nonfinite_rows(arr[:])
     if missing.any():
         raise HeatcheckError(f"saliency array {path}: rows {np.flatnonzero(missing)[:10].tolist()} are "
                              f"missing or not finite; rerun their shards")
     arr.attrs.update({**attrs, "complete": True})
+
+
+def saliency_name(marker) -> tuple[str, str]:
+    """(model, explainer) of a completeness marker ``.../saliency/{model}/{explainer}.json``."""
+    p = Path(marker)
+    return p.parent.name, p.stem
 
 
 def saliency_marker(path) -> Path:
@@ -271,7 +281,7 @@ def read_saliency(arr: zarr.Array, start: int = 0, stop: int | None = None, repa
     except Exception as exc:  # a truncated chunk fails to decompress
         raise _damaged(path, f"rows {start}-{stop - 1} are unreadable ({type(exc).__name__}: {exc})", shards,
                        repair) from exc
-    bad = ~np.isfinite(data.reshape(len(data), -1)).all(axis=1)
+    bad = _nonfinite_rows(data)
     if bad.any():
         rows = (start + np.flatnonzero(bad)).tolist()
         raise _damaged(path, f"rows {rows[:10]} are not finite", sorted({r // chunk for r in rows}), repair)

@@ -75,7 +75,7 @@ def merge_curves(shard_paths, out_zarr) -> None:
 def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
     """Percentile bootstrap confidence interval of the mean (resampling images)."""
     v = np.asarray(values, dtype=np.float64)
-    if len(v) < 2:
+    if len(v) < 2 or n_boot < 1:
         return (float("nan"), float("nan"))
     rng = np.random.default_rng(seed)
     means = v[rng.integers(0, len(v), size=(n_boot, len(v)))].mean(1)

@@ -21,9 +21,9 @@ elif rule == "plot_saliency_examples":
 
     plot_examples(inp.store, inp.saliency, out, par.n_images)
 elif rule == "plot_blur_examples":
-    from heatcheck.plots.sparsity import plot_blur_examples
+    from heatcheck.plots.saliency import plot_examples
 
-    plot_blur_examples(inp.store, inp.saliency, out, par.n_images)
+    plot_examples(inp.store, inp.saliency, out, par.n_images, "Gradient maps before and after the Gaussian blur")
 elif rule == "plot_shapley_bias":
     from heatcheck.plots.objectiveness import plot_bias_curves
 

@@ -18,6 +18,7 @@ import pandas as pd
 from scipy import stats
 
 from .agreement import kendalls_w, krippendorff_alpha
+from ..tables import bootstrap_ci
 from .correlation import boot_indices, percentile_ci
 from .reliability import BLUR, primary_table
 
@@ -47,8 +48,7 @@ def rankings(scores: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level: flo
         rank = _ranks(means.to_numpy() * (1 if higher else -1))
         for (e, mean), r in zip(means.items(), rank):
             v = g.loc[g["explainer"] == e, "score"].to_numpy()
-            idx = boot_indices(len(v), n_boot, seed) if n_boot and len(v) >= 2 else None
-            lo, hi = percentile_ci(v[idx].mean(1), level) if idx is not None else (np.nan, np.nan)
+            lo, hi = bootstrap_ci(v, n_boot, seed, level)
             rows.append({"model": model, "metric": metric, "config": g["config"].iloc[0], "explainer": e,
                          "higher_is_better": higher, "n": len(v), "mean": mean, "ci_low": lo, "ci_high": hi,
                          "rank": float(r)})

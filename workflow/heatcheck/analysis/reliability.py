@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..tables import bootstrap_ci
 from .correlation import _rowwise_pearson, aligned, boot_indices, percentile_ci, spearman
 
 #: configurations used when a metric is one column among others (inter-method reliability,
@@ -64,9 +65,10 @@ def primary_configs(scores: pd.DataFrame, overrides: dict | None = None) -> dict
     return out
 
 
-def primary_table(scores: pd.DataFrame, overrides: dict | None = None) -> pd.DataFrame:
-    """One score per (model, explainer, metric, image): the metric's primary configuration."""
-    s = collapse_seeds(scores)
+def primary_table(scores: pd.DataFrame, overrides: dict | None = None, collapsed: bool = False) -> pd.DataFrame:
+    """One score per (model, explainer, metric, image): the metric's primary configuration
+    (``collapsed``: ``scores`` already went through :func:`collapse_seeds`)."""
+    s = scores if collapsed else collapse_seeds(scores)
     frames = []
     for metric, cfg in primary_configs(s, overrides).items():
         g = s[s["metric"] == metric]
@@ -206,12 +208,11 @@ def binarized_average_drop(scores: pd.DataFrame, n_boot: int = 1000, seed: int =
     a2 = []
     for (model, e, cfg), g in ad.groupby(["model", "explainer", "config"], sort=False):
         v = g["score"].to_numpy()
-        idx = boot_indices(len(v), n_boot, seed) if n_boot and len(v) >= 2 else None
-        lo, hi = percentile_ci(v[idx].mean(1), level) if idx is not None else (np.nan, np.nan)
+        lo, hi = bootstrap_ci(v, n_boot, seed, level)
         a2.append({"model": model, "explainer": e, "config": cfg, "n": len(v), "mean": v.mean(),
                    "ci_low": lo, "ci_high": hi})
     a2 = pd.DataFrame(a2, columns=["model", "explainer", "config", "n", "mean", "ci_low", "ci_high"])
-    prim = primary_table(scores, primary)
+    prim = primary_table(s, primary, collapsed=True)
     prim = pd.concat([prim[prim["metric"] != "average_drop"], ad[prim.columns]], ignore_index=True)
 
     def pairs(cols):
@@ -236,8 +237,7 @@ def blur_study(scores: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level: f
             if e not in wide or eb not in wide or not len(wide):
                 continue
             d = (wide[eb] - wide[e]).to_numpy()
-            idx = boot_indices(len(d), n_boot, seed) if n_boot and len(d) >= 2 else None
-            lo, hi = percentile_ci(d[idx].mean(1), level) if idx is not None else (np.nan, np.nan)
+            lo, hi = bootstrap_ci(d, n_boot, seed, level)
             higher = bool(g["higher_is_better"].iloc[0])
             better = lo > 0 if higher else hi < 0
             rows.append({"model": model, "explainer": e, "metric": metric, "config": cfg, "n": len(d),

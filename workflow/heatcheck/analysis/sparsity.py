@@ -17,7 +17,7 @@ from scipy import ndimage, stats
 from .. import HeatcheckError
 from ..costs import scaled
 from ..postprocess import relu_minmax
-from ..store import create_saliency, finalize_saliency, open_saliency
+from ..store import create_saliency, finalize_saliency, open_saliency, write_saliency_shard
 
 
 def blur_maps(maps: np.ndarray, kernel: int, sigma: float) -> np.ndarray:
@@ -46,14 +46,11 @@ def blur_saliency(src_json, out_zarr, out_json, params: dict, chunk: int = 256) 
     n, h, w = src.shape
     kernel, sigma = blur_params(params, h)
     attrs = {k: v for k, v in src.attrs.items() if k not in ("complete", "heatcheck_version")}
-    attrs.update({"explainer": f"{attrs.get('explainer', Path(out_zarr).stem)}", "variant": "blur",
-                  "blur": {"kernel": kernel, "sigma": sigma}})
+    attrs.setdefault("explainer", Path(out_zarr).stem)
+    attrs.update({"variant": "blur", "blur": {"kernel": kernel, "sigma": sigma}})
     create_saliency(out_zarr, n, h, w, chunk, attrs)
-    import zarr
-
-    dst = zarr.open_array(str(out_zarr), mode="r+")
     for start in range(0, n, chunk):
-        dst[start:start + chunk] = blur_maps(src[start:start + chunk], kernel, sigma)
+        write_saliency_shard(out_zarr, start, blur_maps(src[start:start + chunk], kernel, sigma), chunk)
     finalize_saliency(out_zarr, {})
     summary = {"path": str(out_zarr), "source": str(src_json), "n": n, "kernel": kernel, "sigma": sigma}
     with open(out_json, "w") as fh:

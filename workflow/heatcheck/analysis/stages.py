@@ -3,8 +3,7 @@ rules stay declarative). Torch-free: these run inside Snakemake's own process.""
 
 from __future__ import annotations
 
-from pathlib import Path
-
+from ..store import saliency_name
 from .tables import non_robustness_table, read_scores, write_table
 
 
@@ -18,8 +17,7 @@ def run_stage(name: str, input, output, params, log) -> None:
     if name == "sparsity":
         from .sparsity import sparsity_tables
 
-        # .../saliency/{model}/{explainer}.json
-        maps = {(Path(p).parent.name, Path(p).stem): p for p in input}
+        maps = {saliency_name(p): p for p in input}
         kde, stats = sparsity_tables(maps, params.points, params.max_values, params.seed)
         write_table(kde, output.kde, logfile)
         write_table(stats, output.stats, logfile)

@@ -8,9 +8,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from ..analysis.reliability import BLUR
 from . import empty, heatmap, ordered, save
-
-BLUR = "+blur"
 
 
 def _colorbar(fig, axes, im, label: str) -> None:
@@ -148,7 +147,7 @@ def plot_rankings(rankings_csv, agreement_csv, out_png, order=None) -> None:
     save(fig, out_png)
 
 
-def _curve_axes(t: pd.DataFrame, rows, cols, title_fn, draw, ylabel: str, out_png, suptitle: str) -> None:
+def _curve_axes(rows, cols, title_fn, draw, ylabel: str, out_png, suptitle: str) -> None:
     fig, axes = plt.subplots(len(rows), len(cols), figsize=(2.4 * len(cols) + 1.8, 2.0 * len(rows) + 0.8),
                              squeeze=False, sharex=True, sharey=True,
                              layout="constrained")
@@ -189,7 +188,7 @@ def plot_curves(csv, out_png, order=None) -> None:
             if len(h):
                 ax.plot(h["fraction"], h["mean"], color=colors[e], label=e)
 
-    _curve_axes(t, rows, cols, lambda r, c: f"{r[0]} {r[1]}: {c}", draw, "p(target)", out_png,
+    _curve_axes(rows, cols, lambda r, c: f"{r[0]} {r[1]}: {c}", draw, "p(target)", out_png,
                 "Insertion (higher = better) and deletion (lower = better), mean over images")
 
 
@@ -216,5 +215,5 @@ def plot_blur_curves(csv, out_png, order=None) -> None:
                 if len(h):
                     ax.plot(h["fraction"], h["mean"], ls, color=colors[e], label=e + suffix)
 
-    _curve_axes(t, rows, cols, lambda r, c: f"{r}: {c} ({cfg})", draw, "p(target)", out_png,
+    _curve_axes(rows, cols, lambda r, c: f"{r}: {c} ({cfg})", draw, "p(target)", out_png,
                 "Blurring sparse gradient maps: original (solid) and blurred (dashed)")

@@ -9,21 +9,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from ..postprocess import relu_minmax
-from ..store import DatasetStore, open_saliency
+from ..store import DatasetStore, open_saliency, saliency_name
 from . import save
 
 
-def _parse(path: str) -> tuple[str, str]:
-    p = Path(path)
-    return p.parent.name, p.stem  # .../saliency/{model}/{explainer}.json
-
-
-def plot_examples(store_path, saliency_jsons, out_png, n_images: int = 4) -> None:
-    """Rows: (model, image); columns: the input then each explainer, maps post-processed as in
+def plot_examples(store_path, saliency_jsons, out_png, n_images: int = 4, title: str | None = None) -> None:
+    """Rows: (model, image); columns: the input then each map set in the order given (Figure 1;
+    with ``{explainer}`` and ``{explainer}+blur`` markers, Figure A1), maps post-processed as in
     the paper (ReLU, then min-max to [0, 1])."""
     store = DatasetStore(store_path)
     ev = store.split("eval")
-    entries = [_parse(p) for p in saliency_jsons]
+    entries = [saliency_name(p) for p in saliency_jsons]
     models = list(dict.fromkeys(m for m, _ in entries))
     explainers = list(dict.fromkeys(e for _, e in entries))
     labels = ev.labels[:]
@@ -39,7 +35,7 @@ def plot_examples(store_path, saliency_jsons, out_png, n_images: int = 4) -> Non
     for mi, model in enumerate(models):
         maps = {}
         for path in saliency_jsons:
-            m, e = _parse(path)
+            m, e = saliency_name(path)
             if m == model:
                 with open(path) as fh:
                     arr = open_saliency(json.load(fh)["path"])
@@ -61,5 +57,5 @@ def plot_examples(store_path, saliency_jsons, out_png, n_images: int = 4) -> Non
                 ax.set_yticks([])
     if im is not None:
         fig.colorbar(im, ax=axes.ravel().tolist(), shrink=0.5, label="relevance (ReLU, min-max)")
-    fig.suptitle(f"{Path(store_path).parent.name}: explanations of the target class", fontsize=9)
+    fig.suptitle(title or f"{Path(store_path).parent.name}: explanations of the target class", fontsize=9)
     save(fig, out_png)

@@ -1,19 +1,16 @@
-"""Figures of the sparsity study (first paper, section 4.4): relevance KDEs (Figure 3), blurred
-maps (Figure A1) and the effect of blurring on the scores (Figure 4, Tables 5, 6, A1)."""
+"""Figures of the sparsity study (first paper, section 4.4): relevance KDEs (Figure 3) and the
+effect of blurring on the scores (Tables 5, 6, A1); the blurred maps themselves (Figure A1) are
+drawn by :func:`heatcheck.plots.saliency.plot_examples`."""
 
 from __future__ import annotations
-
-import json
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..postprocess import relu_minmax
-from ..store import DatasetStore, open_saliency
+from ..analysis.reliability import BLUR
 from . import empty, ordered, save
 
-BLUR = "+blur"
 #: the configuration shown for each metric in the blur bar chart
 SHOWN = {"insertion": "mean+pixel", "deletion": "mean+pixel", "average_drop": "real"}
 
@@ -77,40 +74,4 @@ def plot_blur_study(csv, out_png, order=None) -> None:
             ax.set_title(f"{model}: {metric} ({better} = better)")
     fig.legend(*axes[0, 0].get_legend_handles_labels(), loc="outside right upper")
     fig.suptitle("Blurring sparse maps (* = significant improvement, 95% bootstrap CI)")
-    save(fig, out_png)
-
-
-def plot_blur_examples(store_path, saliency_jsons, out_png, n_images: int = 3) -> None:
-    """Rows: (model, image); columns: the input, then each blurred explainer before and after
-    blurring (the paper's Figure A1)."""
-    ev = DatasetStore(store_path).split("eval")
-    entries = {}
-    for p in saliency_jsons:
-        with open(p) as fh:
-            path = json.load(fh)["path"]
-        parts = str(p).split("/")
-        entries[(parts[-2], parts[-1][: -len(".json")])] = open_saliency(path)
-    if not entries:
-        return empty(out_png, "no blurred maps")
-    models = list(dict.fromkeys(m for m, _ in entries))
-    cols = list(dict.fromkeys(e for _, e in entries))
-    picks = list(range(min(n_images, len(ev))))
-    nrow = len(models) * len(picks)
-    fig, axes = plt.subplots(nrow, 1 + len(cols), figsize=(1.3 * (1 + len(cols)) + 0.6, 1.35 * nrow + 0.6),
-                             squeeze=False, layout="constrained")
-    for mi, model in enumerate(models):
-        for r, i in enumerate(picks):
-            row = axes[mi * len(picks) + r]
-            row[0].imshow(np.asarray(ev.images[i]).transpose(1, 2, 0).squeeze(), interpolation="nearest")
-            row[0].set_ylabel(f"{model}\n{ev.ids[i]}", fontsize=6)
-            for c, e in enumerate(cols, start=1):
-                if (model, e) in entries:
-                    row[c].imshow(relu_minmax(entries[(model, e)][i]), cmap="jet", vmin=0, vmax=1,
-                                  interpolation="nearest")
-                if mi == 0 and r == 0:
-                    row[c].set_title(e, fontsize=6, rotation=20)
-            for ax in row:
-                ax.set_xticks([])
-                ax.set_yticks([])
-    fig.suptitle("Gradient maps before and after the Gaussian blur")
     save(fig, out_png)
