@@ -18,6 +18,7 @@ STUDY = {
                 "shapley_bias": {"samples": 4, "cell": 8},
                 "masking_robustness": {"explainers": ["grad"]},
                 "unexplainable_features": {"taus": [0.1]}},
+    "analysis": {"blur": {"explainers": []}},  # the sparsity study's extra maps: counted below
 }
 
 # by hand, 10 eval images, 3 shards of 4, 4 explainers (fwd, bwd per image):
@@ -105,3 +106,17 @@ def test_counts_match_the_explainers_and_metrics():
         params = {"explainers": None} if name == "masking_robustness" else {}
         assert metric_passes(name, params, 32) == make_metric(name, params).passes_per_image(32), name
     assert shapley_passes({"samples": 10, "cell": 4}, 32) == walk_passes(64, 10)
+
+
+def test_blurred_copies_are_scored_maps_too(study):
+    """The sparsity study scores {explainer}+blur with its metrics (average_drop, deletion here):
+    grad and IG blurred add 2 maps per image to those metrics, none to the others."""
+    import copy
+
+    cfg = copy.deepcopy(STUDY)
+    cfg["analysis"] = {"blur": {"explainers": ["grad", "integrated_gradients"]}}
+    rows = {(r["stage"], r["item"]): r for r in study_passes(check_config(cfg))}
+    assert rows[("metrics", "average_drop")]["fwd_total"] == 4 * 10 * 6
+    assert rows[("metrics", "deletion")]["fwd_total"] == 27 * 10 * 6
+    assert rows[("metrics", "deletion")]["jobs"] == 3 * 6
+    assert rows[("metrics", "unexplainable_features")]["fwd_total"] == 2 * 10 * 4

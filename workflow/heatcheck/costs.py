@@ -147,6 +147,8 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
         (maps for metrics: images x explainers scored), ``jobs`` (Snakemake shard jobs), and
         ``fwd_total``/``bwd_total`` (None where the number of images is unknown).
     """
+    from .config import metric_explainers
+
     rows = []
     explainers, metrics = config.get("explainers", {}), config.get("metrics", {})
     for dname, dspec in config["datasets"].items():
@@ -171,8 +173,7 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
             for e, p in explainers.items():
                 add("saliency", e, explainer_fb(e, p, side), n_eval, shards)
             if "masking_robustness" in metrics:
-                chosen = metrics["masking_robustness"].get("explainers")
-                for e in (e for e in explainers if chosen is None or e in chosen):
+                for e in metric_explainers(config, "masking_robustness"):
                     fb = explainer_fb(e, explainers[e], side)
                     add("masking reruns", f"{e} x{HALF_MASKS}", (HALF_MASKS * fb[0], HALF_MASKS * fb[1]),
                         n_eval, shards)
@@ -185,8 +186,7 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
                 if m == "mutual_verification":
                     add("metrics", m, (0.0, 0.0), n_eval, 1)
                     continue
-                chosen = p.get("explainers") if m == "masking_robustness" else None
-                scored = [e for e in explainers if chosen is None or e in chosen]
+                scored = metric_explainers(config, m)  # the sparsity study's blurred copies included
                 add("metrics", m, (metric_passes(m, p, side), 0.0), None if n_eval is None else n_eval * len(scored),
                     None if shards is None else shards * len(scored))
     return rows
