@@ -46,6 +46,9 @@ class Explainer:
     needs_gap_fc: bool = False
     #: needs a background set of training images
     needs_background: bool = False
+    #: runs its passes in fp32 whatever the ``precision`` setting (its rules trace the model or
+    #: compare outputs exactly: see :func:`heatcheck.precision.full_precision`)
+    full_precision: bool = False
 
     def __init__(self, model: nn.Module, *, batch_size: int = 256, seed: int = 0,
                  background: torch.Tensor | None = None, mean=None, std=None, **params):

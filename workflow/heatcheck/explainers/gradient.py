@@ -150,7 +150,7 @@ class CAM(Explainer):
                 self.model(xb)
         finally:
             hook.remove()
-        f = torch.cat(feats)
+        f = torch.cat(feats).float()  # autocast (precision bf16/fp16) gives low-precision features
         w = fc.weight[targets]  # (B, K)
         return _upsample(torch.einsum("bk,bkhw->bhw", w, f), x.shape[-2:]).float().detach()
 

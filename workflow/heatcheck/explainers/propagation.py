@@ -144,6 +144,8 @@ class LRP(Explainer):
         the map independent of the batch but not exactly the first paper's setting.
     """
 
+    full_precision = True
+
     def __init__(self, model, *, mean=None, std=None, **kw):
         super().__init__(model, **kw)
         self.rule = self.params.get("rule", "epsilon")
@@ -352,6 +354,8 @@ class DeepSHAP(Explainer):
         Number of background images (config ``explainers.deepshap.background``, default 64; the
         config key cannot be passed as ``background``, which is the tensor of images).
     """
+
+    full_precision = True
 
     needs_background = True
 
