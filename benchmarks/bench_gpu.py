@@ -55,16 +55,17 @@ NO_PASSES = ("pointing_game", "masking_robustness", "mutual_verification", "shap
 
 
 class Counter:
-    """Counts the images of every forward pass of ``model``: a hook on its first convolution,
-    which also sees the passes of explainers that run a traced or wrapped copy of the model."""
+    """Counts the images of every forward pass: a global hook on convolutions that read the
+    3-channel input (ResNet-50 has one), which also sees the passes of explainers that run a
+    traced or copied model (DeepSHAP, LRP's canonized copy)."""
 
     def __init__(self, model):
         self.n = 0
-        first = next(m for m in model.modules() if isinstance(m, torch.nn.Conv2d))
-        self.handle = first.register_forward_hook(self._hook)
+        self.handle = torch.nn.modules.module.register_module_forward_hook(self._hook)
 
     def _hook(self, module, inputs, output):
-        self.n += int(inputs[0].shape[0])
+        if isinstance(module, torch.nn.Conv2d) and module.in_channels == 3:
+            self.n += int(inputs[0].shape[0])
 
 
 def sync(device):
