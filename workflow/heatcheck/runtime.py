@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
 import sys
+import threading
 import warnings
 
 import numpy as np
@@ -41,3 +43,46 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+
+
+class _ThisThread(logging.Filter):
+    """Passes the records of one thread only (jobs running side by side in one process)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ident = threading.get_ident()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.thread == self.ident
+
+
+@contextlib.contextmanager
+def in_process_job(threads: int = 1, logfile: str | None = None):
+    """Set-up of a job that runs in a thread of Snakemake's own process (``run:`` rules under
+    ``force-use-threads``): no interpreter start-up, no re-import of torch, captum or zarr.
+
+    Torch gets ``threads`` intra-op threads (the rule's ``threads``, as a process job of the same
+    rule would, so that local and cluster runs compute alike) and deterministic algorithms; the
+    job's log file receives the records of this thread only. Random draws must come from explicit
+    generators (every explainer's and metric's do): the global RNGs are shared between jobs.
+    """
+    torch.set_num_threads(max(1, int(threads)))
+    torch.use_deterministic_algorithms(True, warn_only=True)
+    handler = None
+    logger = logging.getLogger("heatcheck")
+    if logfile:
+        handler = logging.FileHandler(logfile, mode="w")
+        handler.addFilter(_ThisThread())
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        if logger.level == logging.NOTSET or logger.level > logging.INFO:
+            logger.setLevel(logging.INFO)
+    try:
+        yield
+    except Exception:
+        logger.exception("job failed")
+        raise
+    finally:
+        if handler is not None:
+            logger.removeHandler(handler)
+            handler.close()
