@@ -5,9 +5,8 @@ from snakemake.utils import min_version
 min_version("9.0")
 
 
-configfile: "config.yaml"
-
-
+# No configfile: directive: Snakemake would merge config.yaml into every --configfile study.
+# rules/common.smk reads the study (the --configfile files, else config.yaml) and checks it.
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/models.smk"

@@ -8,12 +8,26 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from heatcheck.config import (  # noqa: E402  (torch-free)
     BOX_METRICS,
+    DEFAULT_STUDY,
     blur_explainers,
     canonical_params,
     metric_explainers,
     check_config,
+    load_study,
     study,
 )
+
+# The study is its config file(s): the --configfile ones, else config.yaml, never both merged
+# (what Snakemake does with a configfile: directive), read again here by a loader that refuses
+# duplicate keys, then the --config key=value overrides on top. Jobs get the same files and
+# overrides from Snakemake, so they see the same study.
+STUDY_FILES = [str(f) for f in workflow.overwrite_configfiles]
+if not STUDY_FILES:
+    STUDY_FILES = [DEFAULT_STUDY]
+    workflow.configfiles.append(str(Path(DEFAULT_STUDY).absolute()))  # listed in the report
+_study = load_study(STUDY_FILES, workflow.config_settings.config)
+config.clear()
+config.update(_study)
 
 # readable errors first (they name the key and list the valid choices), then Snakemake's own
 # schema validation, which also fills the defaults
@@ -118,7 +132,7 @@ def all_targets():
 
 
 # --- saliency ------------------------------------------------------------------------------------
-from heatcheck.costs import explainer_passes, seconds_per_pass, shapley_passes  # noqa: E402
+from heatcheck.costs import explainer_passes, image_side, seconds_per_pass, shapley_passes  # noqa: E402
 
 EXPLAINER_NAMES = list(config["explainers"]) or ["__none__"]
 # "{explainer}+halfmasked": the explainer rerun on the four half-masked copies (masking_robustness)
@@ -164,8 +178,7 @@ def saliency_shards(wildcards):
 
 
 def _side(wildcards):
-    spec = config["datasets"][wildcards.dataset]
-    return spec.get("size", 224)
+    return image_side(config["datasets"][wildcards.dataset])
 
 
 def saliency_runtime(wildcards, attempt):

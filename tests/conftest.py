@@ -13,17 +13,20 @@ ROOT = Path(__file__).resolve().parents[1]
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
 
 
-def snakemake_command(workdir: Path, configfile: Path, *args: str) -> tuple[list[str], dict]:
-    """The command line and environment with which the tests run the repository's Snakefile."""
-    cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(configfile), "--cores", "2", "--nolock",
+def snakemake_command(workdir: Path, configfile: Path | None, *args: str) -> tuple[list[str], dict]:
+    """The command line and environment with which the tests run the repository's Snakefile
+    (``configfile`` None: none given, the study is ``config.yaml`` in ``workdir``)."""
+    given = ["--configfile", str(configfile)] if configfile is not None else []
+    cmd = [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "--directory", str(workdir), *given,
+           "--cores", "2", "--nolock",
            "--workflow-profile", str(ROOT / "workflow" / "profiles" / "local"), *args]
     return cmd, {**os.environ, "PYTHONWARNINGS": "ignore"}
 
 
-def run_snakemake(workdir: Path, configfile: Path, *args: str, check: bool = True,
+def run_snakemake(workdir: Path, configfile: Path | None, *args: str, check: bool = True,
                   timeout: int = 1800) -> subprocess.CompletedProcess:
-    """Run the repository's Snakefile in ``workdir`` with ``configfile``; output captured."""
+    """Run the repository's Snakefile in ``workdir`` with ``configfile`` (None: the default
+    study, ``config.yaml`` in ``workdir``); output captured."""
     cmd, env = snakemake_command(workdir, configfile, *args)
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
     if check and proc.returncode != 0:

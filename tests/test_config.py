@@ -26,6 +26,7 @@ def test_shipped_config_is_valid_and_gets_defaults(cfg):
 
 def test_explainer_defaults_are_the_papers(cfg):
     cfg["explainers"] = {"integrated_gradients": None, "rise": {}, "lrp": {}}
+    del cfg["metrics"]["masking_robustness"]  # its list names explainers no longer in the study
     check_config(cfg)
     assert cfg["explainers"]["integrated_gradients"] == {"steps": 50, "baseline": "zero"}
     assert cfg["explainers"]["rise"] == {"masks": 5000, "grid": 7, "p": 0.1}
@@ -96,6 +97,7 @@ def test_cam_not_applicable_to_lenet(cfg):
 def test_cam_accepted_on_gap_models_only(cfg):
     cfg["datasets"]["shapes"]["models"] = ["resnet8"]
     cfg["explainers"] = {"cam": None}
+    cfg["metrics"] = {"average_drop": None}
     check_config(cfg)
 
 
@@ -151,3 +153,259 @@ def test_canonical_params_sort_keys_but_keep_the_order_of_names():
     assert list(cfg["datasets"]) == ["b", "a"] and list(cfg["explainers"]) == ["rise", "grad"]
     assert list(cfg["datasets"]["b"]) == ["kind", "size"] and list(cfg["explainers"]["rise"]) == ["masks", "p"]
     assert list(cfg["analysis"]) == ["bootstrap", "primary"] and list(cfg["analysis"]["primary"]) == ["a", "z"]
+
+
+# --- the study's files: read strictly ----------------------------------------------------------
+
+def _write(tmp_path, text, name="study.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _load_error(path) -> str:
+    from heatcheck.config import load_study
+
+    with pytest.raises(HeatcheckError) as exc:
+        load_study([path])
+    return str(exc.value)
+
+
+def test_duplicate_explainer_key_names_file_key_and_lines(tmp_path):
+    path = _write(tmp_path, "datasets:\n  s: {kind: shapes}\nmodels:\n  m: {arch: lenet}\n"
+                            "explainers:\n  grad:\n  rise: {masks: 10}\n  grad:\n")
+    msg = _load_error(path)
+    assert str(path) in msg and "explainers.grad" in msg and "line 8" in msg and "first at line 6" in msg
+
+
+def test_duplicate_keys_refused_at_any_depth_and_in_lists(tmp_path):
+    msg = _load_error(_write(tmp_path, "datasets:\n  s:\n    kind: shapes\n    size: 16\n    size: 32\n"))
+    assert "datasets.s.size" in msg and "line 5" in msg
+    msg = _load_error(_write(tmp_path, "a:\n  - {x: 1, x: 2}\n"))
+    assert "a.0.x" in msg and "line 2" in msg
+
+
+def test_merge_keys_may_be_overridden(tmp_path):
+    from heatcheck.config import load_study
+
+    path = _write(tmp_path, "base: &b {steps: 8, uniform_seeds: 2}\nmetrics:\n  insertion:\n    <<: *b\n"
+                            "    steps: 4\n  deletion: *b\n")
+    cfg = load_study([path])
+    assert cfg["metrics"]["insertion"] == {"steps": 4, "uniform_seeds": 2}
+    assert cfg["metrics"]["deletion"] == {"steps": 8, "uniform_seeds": 2}
+
+
+@pytest.mark.parametrize("text, line", [
+    ("datasets:\n  shapes:\n    kind: shapes\n   size: [16\nmodels: {}\n", "line 4"),
+    ("datasets: {shapes: {kind: shapes}\nmodels: {}\n", "line 2"),
+    ("seed: 0\n\tshard_size: 4\n", "line 2"),
+])
+def test_yaml_syntax_error_names_file_and_line(tmp_path, text, line):
+    path = _write(tmp_path, text)
+    msg = _load_error(path)
+    assert str(path) in msg and line in msg and "invalid YAML" in msg
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n"])
+def test_empty_file_is_refused_by_name(tmp_path, text):
+    path = _write(tmp_path, text)
+    msg = _load_error(path)
+    assert str(path) in msg and "empty" in msg and "line 1" in msg
+
+
+def test_top_level_must_be_a_mapping(tmp_path):
+    path = _write(tmp_path, "- datasets\n- models\n")
+    msg = _load_error(path)
+    assert str(path) in msg and "mapping" in msg and "list" in msg
+
+
+def test_study_is_its_files_then_the_overrides(tmp_path):
+    from heatcheck.config import load_study
+
+    a = _write(tmp_path, "seed: 1\nexplainers: {grad: , rise: {masks: 10}}\n", "a.yaml")
+    b = _write(tmp_path, "explainers: {rise: {grid: 3}}\n", "b.yaml")
+    cfg = load_study([a, b], {"seed": 5, "explainers": {"edge": None}})
+    assert cfg == {"seed": 5, "explainers": {"grad": None, "rise": {"masks": 10, "grid": 3}, "edge": None}}
+    assert load_study([b]) == {"explainers": {"rise": {"grid": 3}}}  # nothing but what the file says
+
+
+def test_schema_is_read_strictly(tmp_path, monkeypatch):
+    import heatcheck.config as hc
+
+    monkeypatch.setattr(hc, "SCHEMA_PATH", _write(tmp_path, "type: object\ntype: array\n", "schema.yaml"))
+    with pytest.raises(HeatcheckError, match="key type appears twice"):
+        hc.load_schema()
+
+
+def test_cost_report_reads_the_study_as_the_workflow_does(tmp_path, capsys):
+    from heatcheck.cost_report import main
+
+    dup = _write(tmp_path, "explainers:\n  grad:\n  grad:\n", "dup.yaml")
+    with pytest.raises(SystemExit) as exc:
+        main([str(dup)])
+    assert str(dup) in str(exc.value) and "explainers.grad" in str(exc.value) and "line 3" in str(exc.value)
+    study = _write(tmp_path, "datasets: {d: {kind: shapes, n_eval: 8, models: [lenet]}}\n"
+                             "models: {lenet: {arch: lenet}, resnet8: {arch: resnet8}}\n"
+                             "explainers: {grad: }\nmetrics: {average_drop: }\n", "s.yaml")
+    more = _write(tmp_path, "explainers: {edge: }\n", "more.yaml")
+    main([str(study), str(more), "--config", "max_eval=4", "--throughput", "lenet=100"])
+    out = capsys.readouterr().out
+    assert "| d | lenet | saliency | grad |" in out and "| d | lenet | saliency | edge |" in out
+    assert "| 4 |" in out  # --config max_eval=4 on top of the files: 4 eval images
+
+
+# --- refusals at config check --------------------------------------------------------------------
+
+@pytest.mark.parametrize("mutate, key, value", [
+    (lambda c: c["metrics"].update(average_drop={"percentiles": [50, 70, 50]}), "metrics.average_drop.percentiles", "50"),
+    (lambda c: c["metrics"].update(shapley_bias={"ks": [10, 30, 10.0]}), "metrics.shapley_bias.ks", "10.0"),
+    (lambda c: c["metrics"].update(unexplainable_features={"taus": [0.05, 0.1, 0.05]}),
+     "metrics.unexplainable_features.taus", "0.05"),
+    (lambda c: c["metrics"].update(insertion={"baselines": ["mean", "mean"]}), "metrics.insertion.baselines", "'mean'"),
+    (lambda c: c["metrics"].update(deletion={"granularities": ["pixel", "pixel"]}), "metrics.deletion.granularities",
+     "'pixel'"),
+    (lambda c: c["metrics"]["masking_robustness"].update(explainers=["grad", "grad"]),
+     "metrics.masking_robustness.explainers", "'grad'"),
+    (lambda c: c.update(analysis={"blur": {"explainers": ["grad", "grad"]}}), "analysis.blur.explainers", "'grad'"),
+    (lambda c: c.update(analysis={"blur": {"metrics": ["insertion", "insertion"]}}), "analysis.blur.metrics",
+     "'insertion'"),
+    (lambda c: c["datasets"]["shapes"].update(models=["lenet", "lenet"]), "datasets.shapes.models", "'lenet'"),
+])
+def test_duplicate_values_name_the_key_and_the_value(cfg, mutate, key, value):
+    msg = _error(cfg, mutate)
+    assert key in msg and f"lists {value} more than once" in msg
+
+
+def test_rise_keep_probability_must_be_below_one(cfg):
+    msg = _error(cfg, lambda c: c["explainers"].update(rise={"p": 1}))
+    assert "explainers.rise.p = 1 must be < 1" in msg and "constant" in msg
+    cfg["explainers"]["rise"] = {"p": 0.99}
+    check_config(cfg)
+
+
+def test_shapley_ks_must_leave_top_and_bottom_different(cfg):
+    msg = _error(cfg, lambda c: c["metrics"]["shapley_bias"].update(ks=[50, 100]))
+    assert "metrics.shapley_bias.ks.1 = 100 must be < 100" in msg and "same set" in msg
+    # 32 px in 16-px cells: 4 players; 90% of 4 rounds to all 4, the top and bottom sets coincide
+    msg = _error(cfg, lambda c: c["metrics"]["shapley_bias"].update(cell=16, ks=[10, 90]))
+    assert "metrics.shapley_bias.ks" in msg and "k = 90" in msg and "4 players" in msg and "'shapes'" in msg
+    cfg["metrics"]["shapley_bias"].update(ks=[10, 50, 70, 90, 99])  # 4x4-px cells: 64 players
+    check_config(cfg)
+
+
+def test_antithetic_walks_come_in_pairs(cfg):
+    msg = _error(cfg, lambda c: c["metrics"]["shapley_bias"].update(samples=25))
+    assert "metrics.shapley_bias.samples = 25" in msg and "even" in msg
+
+
+def test_masking_robustness_explainers_must_be_study_explainers(cfg):
+    msg = _error(cfg, lambda c: c["metrics"]["masking_robustness"].update(explainers=["grad", "lime"]))
+    assert "metrics.masking_robustness.explainers" in msg and "'lime'" in msg and "occlusion" in msg
+    msg = _error(cfg, lambda c: c["metrics"]["masking_robustness"].update(explainers=[]))
+    assert "metrics.masking_robustness.explainers is empty" in msg
+
+
+def test_mutual_verification_needs_two_explainers(cfg):
+    def one(c):
+        c["explainers"] = {"grad": None}
+        c["metrics"] = {"mutual_verification": None}
+
+    msg = _error(cfg, one)
+    assert "metrics.mutual_verification" in msg and "has 1 (grad)" in msg
+
+
+def test_a_metric_must_score_something(cfg):
+    msg = _error(cfg, lambda c: c["metrics"].update(average_drop={"real": False, "percentiles": []}))
+    assert "metrics.average_drop scores no configuration" in msg
+
+
+@pytest.mark.parametrize("primary, key, choices", [
+    ({"insertoin": "mean"}, "analysis.primary.insertoin", "insertion"),
+    ({"insertion": "mean+pxel"}, "analysis.primary.insertion = 'mean+pxel'", "uniform+region"),
+    ({"insertion": "uniform+pixel+s0"}, "analysis.primary.insertion", "blur+pixel"),
+    ({"average_drop": "p60"}, "analysis.primary.average_drop = 'p60'", "p50, p70"),
+    ({"unexplainable_features": 0.2}, "analysis.primary.unexplainable_features = 0.2", "0.05, 0.1"),
+    ({"shapley_bias": "top+20"}, "analysis.primary.shapley_bias", "bottom+90"),
+    ({"masking_robustness": "middle"}, "analysis.primary.masking_robustness", "left, right, top, bottom"),
+    ({"mutual_verification": "lime"}, "analysis.primary.mutual_verification", "gradcam"),
+])
+def test_primary_must_be_a_metric_and_a_configuration_it_has(cfg, primary, key, choices):
+    msg = _error(cfg, lambda c: c.update(analysis={"primary": primary}))
+    assert key in msg and choices in msg
+    assert ("does not score" if "insertoin" in key else "valid choices: mean, ") in msg
+
+
+def test_primary_configurations_accepted(cfg):
+    cfg["analysis"] = {"primary": {"insertion": "uniform+region", "deletion": "mean", "average_drop": "p90",
+                                   "unexplainable_features": 0.1, "shapley_bias": "top+10",
+                                   "mutual_verification": "edge", "pointing_game": "default"}}
+    check_config(cfg)
+    assert cfg["analysis"]["primary"]["unexplainable_features"] == "0.1"  # the configuration's name
+    cfg["metrics"]["insertion"]["granularities"] = ["region"]  # mean+pixel is no longer scored
+    cfg["analysis"]["primary"] = {"insertion": "mean+pixel"}
+    with pytest.raises(HeatcheckError, match="mean, mean\\+region, blur\\+region, uniform\\+region$"):
+        check_config(cfg)
+
+
+def test_primary_choices_are_the_metrics_own_configurations():
+    """The config check's list comes from the metric classes' declaration (one source)."""
+    from heatcheck.metric_configs import CONFIGURATIONS, SEED_SUFFIX, config_keys
+    from heatcheck.metrics import METRICS, make_metric
+
+    schema = load_schema()["properties"]["metrics"]["properties"]
+    assert sorted(CONFIGURATIONS) == sorted(n for n in METRICS.names() if METRICS.get(n).per_explainer)
+    for name in CONFIGURATIONS:
+        params = {}
+        check_config({"datasets": {"d": {"kind": "shapes"}}, "models": {"m": {"arch": "resnet8"}},
+                      "explainers": {"grad": None, "edge": None}, "metrics": {name: params}})
+        m = make_metric(name, params)
+        assert [m.config_key(c) for c in m.configurations()] == config_keys(name, params), name
+        assert name in schema
+    assert SEED_SUFFIX.sub("", "uniform+region+s12") == "uniform+region"
+
+
+@pytest.mark.parametrize("mutate, says", [
+    (lambda c: c["explainers"].update(occlusion={"window": 40}), "explainers.occlusion.window = 40 is larger than the image side (32)"),
+    (lambda c: c["explainers"].update(occlusion={"window": 4, "stride": 6}), "explainers.occlusion.stride = 6 is larger than the window (4)"),
+    (lambda c: c["explainers"].update(rise={"grid": 33}), "explainers.rise.grid = 33 is larger than the image side (32)"),
+    (lambda c: c["explainers"].update(lime={"segments": 1025}), "explainers.lime.segments = 1025 is larger than the pixels (1024)"),
+    (lambda c: c["metrics"]["insertion"].update(region=33), "metrics.insertion.region = 33 is larger than the image side (32)"),
+    (lambda c: c["metrics"]["deletion"].update(blur_kernel=64), "metrics.deletion.blur_kernel = 64 is larger than the image side (32)"),
+    (lambda c: c["metrics"]["insertion"].update(step_pixels=1024), "metrics.insertion.step_pixels = 1024 is larger than the pixels minus 1 (1023)"),
+    (lambda c: c["metrics"]["shapley_bias"].update(cell=32), "metrics.shapley_bias.cell = 32 is larger than the image side minus 1 (31)"),
+    (lambda c: c.update(analysis={"blur": {"kernel": 40}}), "analysis.blur.kernel = 40 is larger than the image side (32)"),
+])
+def test_size_parameters_larger_than_the_image_are_refused(cfg, mutate, says):
+    msg = _error(cfg, mutate)
+    assert says in msg and "dataset 'shapes' (32x32 px)" in msg
+
+
+def test_size_defaults_are_checked_at_their_scaled_value(cfg):
+    """A stride left at null is 8 px at 224 px: larger than a 4-px window there, not at 32 px."""
+    cfg["explainers"]["occlusion"] = {"window": 4}
+    check_config(copy.deepcopy(cfg))
+    msg = _error(cfg, lambda c: c["datasets"]["shapes"].update(size=224))
+    assert "explainers.occlusion.stride = 8 is larger than the window (4)" in msg and "224x224" in msg
+
+
+def test_sizes_are_checked_against_each_datasets_side(cfg):
+    """CIFAR-10 has no size key: its 32 px are known without the data."""
+    cfg["explainers"] = {"occlusion": {"window": 48}}
+    cfg["metrics"] = {}
+    cfg["datasets"]["shapes"]["size"] = 64
+    check_config(copy.deepcopy(cfg))
+    cfg["datasets"]["cifar"] = {"kind": "cifar10", "root": "/data/cifar", "models": ["lenet"]}
+    msg = _error(cfg, lambda c: None)
+    assert "explainers.occlusion.window = 48" in msg and "'cifar'" in msg and "32x32" in msg
+
+
+@pytest.mark.parametrize("mutate, key", [
+    (lambda c: c["explainers"].update(meaningful_perturbation={"blur_sigma": 0}),
+     "explainers.meaningful_perturbation.blur_sigma = 0 must be > 0"),
+    (lambda c: c["datasets"]["shapes"].update(distractors=[3, 1]), "datasets.shapes.distractors"),
+    (lambda c: c["datasets"].update(inet={"kind": "imagenet", "root": "/data", "resize": 200, "models": ["lenet"]}),
+     "datasets.inet.size = 224 is larger than datasets.inet.resize = 200"),
+])
+def test_other_nonsense_is_refused(cfg, mutate, key):
+    msg = _error(cfg, mutate)
+    assert key in msg

@@ -1,11 +1,13 @@
-"""Validation of config.yaml against its JSON schema, with defaults and readable errors.
+"""The study's config: read strictly, validated against its JSON schema, with defaults and
+readable errors.
 
-Torch-free: the Snakefile calls :func:`check_config` before any job starts.
+Torch-free: the Snakefile calls :func:`load_study` and :func:`check_config` before any job starts.
 """
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from pathlib import Path
 
 import jsonschema
@@ -13,13 +15,116 @@ import yaml
 
 from . import HeatcheckError
 from .archs import ARCHS
+from .costs import blur_kernel, image_side, occlusion_geometry, region_side, shapley_cell, shapley_players
+from .metric_configs import CONFIGURATIONS, config_keys, primary_choices, subset_size
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
+#: the study when no config file is given (read from the working directory, where Snakemake's
+#: own ``configfile:`` directive would look)
+DEFAULT_STUDY = "config.yaml"
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
 def load_schema() -> dict:
-    with open(SCHEMA_PATH) as fh:
-        return yaml.safe_load(fh)
+    return load_yaml(SCHEMA_PATH)
+
+
+def load_yaml(path) -> object:
+    """Parse the YAML file ``path``, refusing what plain YAML loaders let through.
+
+    A key given twice in one mapping is an error (PyYAML, and so Snakemake, silently keep the
+    last one: a study would lose an explainer's parameters without a word), and so are syntax
+    errors and a file with no content; each message names the file and the line.
+
+    Raises
+    ------
+    HeatcheckError
+        Naming the file, the line and, for a duplicate, the full key (``explainers.grad``).
+    """
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise HeatcheckError(f"cannot read config file {path}: {e}") from None
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            raise HeatcheckError(f"config file {path}, line 1: the file is empty (nothing but blank lines and "
+                                 f"comments); a study needs at least datasets and models")
+        _refuse_duplicate_keys(node, path, (), set())
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as e:
+        mark, begun = e.problem_mark or e.context_mark, e.context_mark
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        what = e.problem or e.context
+        if e.problem and e.context:
+            what += f" ({e.context}" + (f" begun at line {begun.line + 1})" if begun else ")")
+        raise HeatcheckError(f"config file {path}{where}: invalid YAML: {what}") from None
+    except yaml.YAMLError as e:  # e.g. a character YAML does not allow: the message has the position
+        raise HeatcheckError(f"config file {path}: invalid YAML: {e}") from None
+    finally:
+        loader.dispose()
+
+
+def _refuse_duplicate_keys(node, path, where: tuple, seen_nodes: set) -> None:
+    if id(node) in seen_nodes:  # an alias of an anchored node already checked
+        return
+    seen_nodes.add(id(node))
+    if isinstance(node, yaml.MappingNode):
+        first: dict[str, int] = {}
+        for key, value in node.value:
+            if key.tag == _MERGE_TAG:  # "<<: *anchor" merges keys that the mapping may override
+                _refuse_duplicate_keys(value, path, where, seen_nodes)
+                continue
+            name = key.value if isinstance(key, yaml.ScalarNode) else "<complex key>"
+            full = ".".join((*where, str(name)))
+            if name in first:
+                raise HeatcheckError(
+                    f"config file {path}, line {key.start_mark.line + 1}: key {full} appears twice in the "
+                    f"same mapping (first at line {first[name]}); give each key once")
+            first[name] = key.start_mark.line + 1
+            _refuse_duplicate_keys(value, path, (*where, str(name)), seen_nodes)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _refuse_duplicate_keys(item, path, (*where, str(i)), seen_nodes)
+
+
+def load_study(paths, overrides=None) -> dict:
+    """The study: the config files ``paths`` read with :func:`load_yaml`, merged in order (a
+    later file's keys replace or, for mappings, extend an earlier file's), then ``overrides``
+    merged on top the same way (Snakemake's ``--config key=value``). Nothing else is merged in:
+    the study is exactly what its files say.
+
+    Parameters
+    ----------
+    paths : sequence of path-like
+        The study's config files (one is usual).
+    overrides : mapping, optional
+        Values from the command line, e.g. ``{"max_eval": 4}``.
+
+    Returns
+    -------
+    dict
+        The unvalidated config (pass it to :func:`check_config`).
+    """
+    study: dict = {}
+    for path in paths:
+        data = load_yaml(path)
+        if not isinstance(data, dict):
+            raise HeatcheckError(
+                f"config file {path}: the top level must be a mapping of keys (datasets, models, "
+                f"explainers, metrics, ...), got {type(data).__name__} {data!r:.60}")
+        _merge(study, data)
+    return _merge(study, dict(overrides or {}))
+
+
+def _merge(base: dict, extra) -> dict:
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(base.get(key), dict):
+            _merge(base[key], value)
+        else:
+            base[key] = copy.deepcopy(dict(value) if isinstance(value, Mapping) else value)
+    return base
 
 
 def _with_defaults(cls):
@@ -70,7 +175,18 @@ def _describe(error: jsonschema.ValidationError) -> str:
         return f"config key {where}: {error.message}"
     if v == "propertyNames":
         return f"config key {where}: name {error.instance!r} must be lowercase letters, digits and _"
+    if v == "uniqueItems":
+        dup = next(x for i, x in enumerate(error.instance) if x in error.instance[:i])
+        return (f"config key {where} lists {dup!r} more than once ({error.instance}); each value may "
+                f"appear once (a repeat would score or run the same thing twice)")
+    if v in _BOUNDS:
+        why = error.schema.get("description")
+        return (f"config key {where} = {error.instance!r} must be {_BOUNDS[v]} {error.validator_value}"
+                + (f" ({why})" if why else ""))
     return f"config key {where}: {error.message}"
+
+
+_BOUNDS = {"minimum": ">=", "maximum": "<=", "exclusiveMinimum": ">", "exclusiveMaximum": "<"}
 
 
 def check_config(config: dict) -> dict:
@@ -138,6 +254,124 @@ def _cross_check(config: dict) -> None:
                     f"config key explainers.cam is not applicable to model {m!r} "
                     f"(arch {models[m]['arch']!r}): CAM needs global average pooling followed by one "
                     f"linear layer; use gradcam, or remove {m!r} from datasets.{dname}.models")
+    _check_metric_settings(config)
+    _check_primary(config)
+    _check_datasets(config)
+    for dname, dspec in config["datasets"].items():
+        _check_sizes(config, dname, image_side(dspec))
+
+
+def _check_names(key: str, names, valid) -> None:
+    unknown = [n for n in names if n not in valid]
+    if unknown:
+        raise HeatcheckError(
+            f"config key {key} names {', '.join(map(repr, unknown))}, not under explainers; valid "
+            f"choices: {', '.join(valid) or '(none)'}")
+
+
+def _check_metric_settings(config: dict) -> None:
+    """Settings that make a metric score nothing, or name what the study does not have."""
+    metrics, explainers = config.get("metrics", {}), config.get("explainers", {})
+    for m, params in metrics.items():
+        if m in CONFIGURATIONS and not config_keys(m, params):
+            raise HeatcheckError(f"config key metrics.{m} scores no configuration with its parameters "
+                                 f"{params}; keep at least one (average_drop: real: true, or percentiles)")
+    if "masking_robustness" in metrics:
+        chosen = metrics["masking_robustness"]["explainers"]
+        if chosen is not None:
+            _check_names("metrics.masking_robustness.explainers", chosen, list(explainers))
+            if not chosen:
+                raise HeatcheckError("config key metrics.masking_robustness.explainers is empty: the metric "
+                                     "would score nothing; name explainers, null for all, or remove the metric")
+    if "mutual_verification" in metrics and len(explainers) < 2:
+        raise HeatcheckError(f"config key metrics.mutual_verification compares explainers with each other, "
+                             f"but the study has {len(explainers)} ({', '.join(explainers) or 'none'}); "
+                             f"add explainers or remove the metric")
+    sb = metrics.get("shapley_bias")
+    if sb and sb["antithetic"] and sb["samples"] % 2:
+        raise HeatcheckError(f"config key metrics.shapley_bias.samples = {sb['samples']} must be even with "
+                             f"antithetic: true (the walks come in (pi, reversed pi) pairs)")
+
+
+def _check_primary(config: dict) -> None:
+    """``analysis.primary`` must name a metric of the study and one of its configurations."""
+    metrics = config.get("metrics", {})
+    primary = config["analysis"]["primary"]
+    for metric, choice in primary.items():
+        if metric not in metrics:
+            raise HeatcheckError(
+                f"config key analysis.primary.{metric} names a metric the study does not score; valid "
+                f"choices: {', '.join(metrics) or '(none)'}")
+        choices = primary_choices(metric, metrics[metric], list(config.get("explainers", {})))
+        primary[metric] = str(choice)  # a tau written as a number (0.05) names configuration "0.05"
+        if primary[metric] not in choices:
+            raise HeatcheckError(
+                f"config key analysis.primary.{metric} = {choice!r} is not a configuration of {metric} "
+                f"with its parameters; valid choices: {', '.join(choices)}")
+
+
+def _check_datasets(config: dict) -> None:
+    for dname, spec in config["datasets"].items():
+        if spec["kind"] == "imagenet" and spec["size"] > spec["resize"]:
+            raise HeatcheckError(
+                f"config key datasets.{dname}.size = {spec['size']} is larger than datasets.{dname}.resize "
+                f"= {spec['resize']}: the centre crop must fit in the resized image")
+        if spec["kind"] == "shapes" and spec["distractors"][0] > spec["distractors"][1]:
+            raise HeatcheckError(
+                f"config key datasets.{dname}.distractors = {spec['distractors']} must be [min, max] with "
+                f"min <= max")
+
+
+def _size_limits(config: dict, side: int) -> list[tuple[str, int, int, str, str]]:
+    """(key, value, largest allowed, what that is, why) of each size parameter of the study for
+    images of ``side`` pixels; a parameter left at null is checked at the value it takes there."""
+    ex, me = config.get("explainers", {}), config.get("metrics", {})
+    pixels, edge = side * side, "the image side"
+    out = []
+    if "occlusion" in ex:
+        window, stride = occlusion_geometry(ex["occlusion"], side)
+        out += [("explainers.occlusion.window", window, side, edge, ""),
+                ("explainers.occlusion.stride", stride, window, "the window",
+                 "pixels between windows would never be occluded")]
+    if "rise" in ex:
+        out.append(("explainers.rise.grid", ex["rise"]["grid"], side, edge, "a cell would be smaller than a pixel"))
+    if "lime" in ex:
+        out.append(("explainers.lime.segments", ex["lime"]["segments"], pixels, "the pixels", ""))
+    for m in ("insertion", "deletion"):
+        if m in me:
+            p = me[m]
+            if "region" in p["granularities"]:
+                out.append((f"metrics.{m}.region", region_side(p["region"], side), side, edge, ""))
+            if "blur" in p["baselines"]:
+                out.append((f"metrics.{m}.blur_kernel", blur_kernel(p["blur_kernel"], side), side, edge, ""))
+            if p["step_pixels"] and "pixel" in p["granularities"]:
+                out.append((f"metrics.{m}.step_pixels", p["step_pixels"], pixels - 1, "the pixels minus 1",
+                            "one step would perturb the whole image"))
+    if "shapley_bias" in me:
+        out.append(("metrics.shapley_bias.cell", shapley_cell(me["shapley_bias"], side), side - 1,
+                    "the image side minus 1", "one cell would be the whole image, a single player"))
+    if blur_explainers(config):
+        out.append(("analysis.blur.kernel", blur_kernel(config["analysis"]["blur"]["kernel"], side), side, edge, ""))
+    return out
+
+
+def _check_sizes(config: dict, dname: str, side: int) -> None:
+    """Size parameters against the image side of dataset ``dname``, known from the config alone
+    (without this, a window larger than the image fails its jobs only after training)."""
+    for key, value, limit, what, why in _size_limits(config, side):
+        if value > limit:
+            raise HeatcheckError(
+                f"config key {key} = {value} is larger than {what} ({limit}) of the images of dataset "
+                f"{dname!r} ({side}x{side} px)" + (f": {why}" if why else ""))
+    sb = config.get("metrics", {}).get("shapley_bias")
+    if sb:
+        cell, players = shapley_cell(sb, side), shapley_players(sb, side)
+        for k in sb["ks"]:
+            if subset_size(k, players) == players:
+                raise HeatcheckError(
+                    f"config key metrics.shapley_bias.ks: k = {k} takes all {players} players of dataset "
+                    f"{dname!r} ({side}x{side} px in {cell}-px cells): its top and bottom sets are the same; "
+                    f"use smaller ks or a smaller cell")
 
 
 def _check_box_metrics(config: dict) -> None:
@@ -166,11 +400,7 @@ def blur_explainers(config: dict) -> list[str]:
     chosen = config.get("analysis", {}).get("blur", {}).get("explainers")
     if chosen is None:
         return [e for e in config.get("explainers", {}) if e in GRADIENT_MAPS]
-    unknown = [e for e in chosen if e not in config.get("explainers", {})]
-    if unknown:
-        raise HeatcheckError(
-            f"config key analysis.blur.explainers names {', '.join(map(repr, unknown))}, not under "
-            f"explainers; valid choices: {', '.join(config.get('explainers', {})) or '(none)'}")
+    _check_names("analysis.blur.explainers", chosen, list(config.get("explainers", {})))
     return list(chosen)
 
 

@@ -1,7 +1,11 @@
 """Scale on paper: forward/backward passes of a study, and the hours they take on a device.
 
-    python -m heatcheck.cost_report config.yaml [--measure] [--throughput resnet50=60/25 ...]
-                                                [--images N] [--train-images N]
+    python -m heatcheck.cost_report STUDY.yaml [...] [--config KEY=VALUE ...] [--measure]
+                                    [--throughput resnet50=60/25 ...] [--images N] [--train-images N]
+
+The study is read as the workflow reads it (:func:`heatcheck.config.load_study`): the files given,
+merged in order, then ``--config`` overrides parsed as Snakemake parses them, so the report, the
+dry run and the run of the same command-line arguments cost the same study.
 
 Counting is torch-free (:func:`heatcheck.costs.study_passes`); only ``--measure`` imports torch,
 to time batched forwards and backwards (gradients w.r.t. the input, as the explainers take them)
@@ -15,9 +19,8 @@ import argparse
 import sys
 import time
 
-import yaml
-
-from .config import check_config
+from . import HeatcheckError
+from .config import check_config, load_study
 from .costs import NUM_CLASSES, study_passes
 
 
@@ -156,7 +159,10 @@ def report(rows: list[dict], rates: dict[tuple[str, int | None], dict], name: st
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m heatcheck.cost_report", description=__doc__.split("\n\n")[0])
-    ap.add_argument("config", help="a study config (config.yaml or configs/*.yaml)")
+    ap.add_argument("config", nargs="+", help="the study's config file(s) (config.yaml or configs/*.yaml), "
+                    "as given to snakemake --configfile")
+    ap.add_argument("--config", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE",
+                    help="overrides, as given to snakemake --config")
     ap.add_argument("--measure", action="store_true", help="time each architecture here (imports torch)")
     ap.add_argument("--throughput", action="append", default=[], metavar="ARCH=FWD[/BWD]",
                     help="forward[/backward] images per second of an architecture at the study's size")
@@ -167,8 +173,15 @@ def main(argv=None) -> int:
     ap.add_argument("--summary", action="store_true", help="one row per stage instead of per explainer/metric")
     ap.add_argument("--seconds", type=float, default=3.0, help="timing per measurement (--measure)")
     args = ap.parse_args(argv)
-    with open(args.config) as fh:
-        config = check_config(yaml.safe_load(fh))
+    overrides = {}
+    if args.overrides:
+        from snakemake.cli import parse_config  # the workflow's own parsing of --config
+
+        overrides = parse_config(args.overrides)
+    try:
+        config = check_config(load_study(args.config, overrides))
+    except HeatcheckError as e:  # the message names file, line or key: a traceback adds nothing
+        raise SystemExit(f"{ap.prog}: {e}") from None
     rows = study_passes(config, parse_counts(args.images), parse_counts(args.train_images))
     rates = {}
     for text in args.throughput:
@@ -179,7 +192,7 @@ def main(argv=None) -> int:
             if (arch, None) not in rates:
                 print(f"measuring {arch} at {side} px ...", file=sys.stderr)
                 rates[(arch, side)] = measure(arch, side, NUM_CLASSES[kind], seconds=args.seconds)
-    print(report(rows, rates, args.config, detail=not args.summary))
+    print(report(rows, rates, " + ".join(args.config), detail=not args.summary))
     missing = [r for r in rows if r["fwd_total"] is None]
     if missing:
         print(f"\n? = unknown image count for {sorted({r['dataset'] for r in missing})}: pass --images / "

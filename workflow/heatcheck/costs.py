@@ -21,6 +21,28 @@ def shapley_cell(params: dict, side: int) -> int:
     return int(params["cell"]) if params.get("cell") else (1 if side <= 64 else max(1, round(side / 32)))
 
 
+def shapley_players(params: dict, side: int) -> int:
+    """Players (cells) of the Shapley values of ``side``-px images."""
+    return (-(-side // shapley_cell(params, side))) ** 2
+
+
+def occlusion_geometry(params: dict, side: int) -> tuple[int, int]:
+    """Occlusion window and stride on ``side``-px images: given, or the first paper's 8 px at
+    224 px scaled (at least 2)."""
+    return scaled(params.get("window"), side, 8, 2), scaled(params.get("stride"), side, 8, 2)
+
+
+def region_side(value: int | None, side: int) -> int:
+    """Insertion/deletion region side: given, or 9 px at 224 px scaled (at least 3)."""
+    return scaled(value, side, 9, 3)
+
+
+def blur_kernel(value: int | None, side: int) -> int:
+    """Gaussian blur window (insertion/deletion's blur baseline, the sparsity study's blurred
+    maps): given, or the paper's 11 px at 224 px scaled (at least 3)."""
+    return scaled(value, side, 11, 3)
+
+
 def explainer_fb(name: str, params: dict, side: int) -> tuple[float, float]:
     """Forward and backward passes per image of explainer ``name`` with ``params`` on ``side``-px
     images (the same counts as the explainers' ``passes_per_image``, which add the two)."""
@@ -47,8 +69,7 @@ def explainer_fb(name: str, params: dict, side: int) -> tuple[float, float]:
     if name == "meaningful_perturbation":
         return (float(p.get("steps", 300)),) * 2
     if name == "occlusion":
-        w = scaled(p.get("window"), side, 8, 2)
-        s = scaled(p.get("stride"), side, 8, 2)
+        w, s = occlusion_geometry(p, side)
         return float((math.ceil(max(side - w, 0) / s) + 1) ** 2 + 1), 0.0
     raise KeyError(name)
 
@@ -87,7 +108,7 @@ def metric_passes(name: str, params: dict, side: int) -> float:
 def shapley_passes(params: dict, side: int) -> float:
     """Forward passes per image of the sampled Shapley values: ``samples * (P - 1) + 2`` for P
     players (``heatcheck.shapley.walk_passes``)."""
-    players = (-(-side // shapley_cell(params, side))) ** 2
+    players = shapley_players(params, side)
     return float(int(params.get("samples", 1000)) * (players - 1) + 2)
 
 
@@ -99,6 +120,12 @@ DEFAULT_SIZES = {"cifar10": (10000, 50000), "voc": (None, None), "imagenet": (No
 DEFAULT_SIDE = {"cifar10": 32, "imagenet": 224, "voc": 224}
 #: classes of a dataset kind (the models' outputs)
 NUM_CLASSES = {"shapes": 6, "digits": 10, "cifar10": 10, "voc": 20, "imagenet": 1000}
+
+
+def image_side(spec: dict) -> int:
+    """Side in pixels of the (square) images of a validated dataset ``spec``: its ``size``, else
+    its kind's (CIFAR-10 has no ``size``)."""
+    return int(spec.get("size") or DEFAULT_SIDE[spec["kind"]])
 
 
 def dataset_images(spec: dict, max_eval: int | None = None) -> tuple[int | None, int | None]:
@@ -155,7 +182,7 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
         n_eval, n_train = dataset_images(dspec, config.get("max_eval"))
         n_eval = (images.get(dname) if isinstance(images, dict) else images) or n_eval
         n_train = (train_images.get(dname) if isinstance(train_images, dict) else train_images) or n_train
-        side = int(dspec.get("size") or DEFAULT_SIDE[dspec["kind"]])
+        side = image_side(dspec)
         shards = None if n_eval is None else -(-n_eval // config["shard_size"])
 
         for model in dspec["models"]:

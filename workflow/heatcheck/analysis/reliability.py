@@ -18,12 +18,12 @@ A correlation that cannot be computed is NaN with its reason.
 from __future__ import annotations
 
 import itertools
-import re
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..metric_configs import SEED_SUFFIX as _SEED
 from ..tables import bootstrap_ci
 from .correlation import _rowwise_pearson, aligned, boot_indices, percentile_ci, spearman
 
@@ -35,7 +35,6 @@ PRIMARY = {"insertion": "mean+pixel", "deletion": "mean+pixel", "average_drop": 
 #: metrics whose configurations are not settings of one measurement (they name other explainers)
 NOT_CONFIGURATIONS = ("mutual_verification",)
 BLUR = "+blur"
-_SEED = re.compile(r"\+s\d+$")
 KEYS = ["model", "explainer", "metric", "config"]
 
 

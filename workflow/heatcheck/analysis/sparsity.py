@@ -15,7 +15,7 @@ import pandas as pd
 from scipy import ndimage, stats
 
 from .. import HeatcheckError
-from ..costs import scaled
+from ..costs import blur_kernel
 from ..postprocess import relu_minmax
 from ..store import create_saliency, finalize_saliency, open_saliency, write_saliency_shard
 
@@ -33,7 +33,7 @@ def blur_maps(maps: np.ndarray, kernel: int, sigma: float) -> np.ndarray:
 def blur_params(params: dict, side: int) -> tuple[int, float]:
     """Kernel and sigma of the map blur: given, or 11 and 5 at 224 px scaled to ``side`` (the
     values the paper uses for its blurred baseline)."""
-    kernel = scaled(params.get("kernel"), side, 11, 3)
+    kernel = blur_kernel(params.get("kernel"), side)
     sigma = float(params.get("sigma") or max(0.5, 5.0 * side / 224))
     return kernel, sigma
 

@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 from .. import HeatcheckError
-from .base import EXPLAINERS, Explainer, ceil_div, indices_or_range, scaled
+from ..costs import occlusion_geometry
+from .base import EXPLAINERS, Explainer, ceil_div, indices_or_range
 
 #: Builds the inputs (n, C, H, W), target classes (n,) and any extras of the pairs ``start:stop``.
 Builder = Callable[[int, int], tuple]
@@ -111,8 +112,7 @@ class Occlusion(Explainer):
 
     def _geometry(self, height: int, width: int) -> tuple[int, int]:
         size = min(height, width)
-        w = scaled(self.params.get("window"), size, 8, minimum=2)
-        s = scaled(self.params.get("stride"), size, 8, minimum=2)
+        w, s = occlusion_geometry(self.params, size)
         if w > size:
             raise HeatcheckError(f"config key explainers.occlusion.window = {w} exceeds the image size "
                                  f"{height}x{width}")

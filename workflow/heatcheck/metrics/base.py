@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from ..metric_configs import default_key
 from ..registry import Registry
 
 #: Metrics by config name (``metrics.<name>``).
@@ -64,10 +65,9 @@ class Metric:
         """One dict of axis values per configuration, in a fixed order."""
         return [{}]
 
-    @staticmethod
-    def config_key(cfg: dict) -> str:
-        """A short name of a configuration, e.g. ``mean+pixel`` or ``uniform+region+s2``."""
-        return "+".join(str(v) for v in cfg.values()) or "default"
+    #: a short name of a configuration, e.g. ``mean+pixel`` or ``uniform+region+s2``
+    #: (``heatcheck.metric_configs``, torch-free, declares them for the config check too)
+    config_key = staticmethod(default_key)
 
     def passes_per_image(self, side: int) -> float:
         return 0.0

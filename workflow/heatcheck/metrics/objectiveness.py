@@ -21,16 +21,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from .. import HeatcheckError
+from .. import HeatcheckError, metric_configs
+from ..metric_configs import DEFAULT_KS, DEFAULT_TAUS, HALVES  # noqa: F401  (re-exported)
+from ..metric_configs import subset_size as _subset_size
 from ..shapley import cell_grid, to_cells
 from .base import METRICS, Metric, MetricResult
 
-#: the k (percent of players) of eq. (3) evaluated by default
-DEFAULT_KS = (10, 30, 50, 70, 90)
-#: the tau of eq. (4) evaluated by default (paper: 0.05 in the text, 0.1 in the supplement)
-DEFAULT_TAUS = (0.05, 0.1)
-#: the halves of eq. (5), in the order of :func:`half_masks`
-HALVES = ("left", "right", "top", "bottom")
 #: relative tolerance (of ``sum |a|``) of the budget comparison in :func:`mask_lowest`: maps are
 #: often float32 (rounding ~6e-8 per value), so a budget met exactly in decimals is still met
 MASK_RTOL = 1e-6
@@ -50,11 +46,6 @@ def _unit(flat: torch.Tensor) -> torch.Tensor:
     """Rows divided by their L2 norm; rows of zero norm stay zero (never NaN)."""
     norm = flat.norm(dim=1, keepdim=True)
     return torch.where(norm > 0, flat / norm.clamp(min=torch.finfo(flat.dtype).tiny), torch.zeros_like(flat))
-
-
-def _subset_size(k: float, n_players: int) -> int:
-    """``|S| = round(k / 100 * P)``, half up, at least 1 and at most P."""
-    return int(min(n_players, max(1, np.floor(float(k) * n_players / 100.0 + 0.5))))
 
 
 # --------------------------------------------------------------------------------------------
@@ -150,10 +141,10 @@ class ShapleyBias(Metric):
     axes = ("side", "k")
 
     def ks(self) -> list:
-        return list(self.params.get("ks", list(DEFAULT_KS)))
+        return metric_configs.shapley_bias_ks(self.params)
 
     def configurations(self):
-        return [{"side": side, "k": k} for side in ("top", "bottom") for k in self.ks()]
+        return metric_configs.shapley_bias(self.params)
 
     def __call__(self, model, x, saliency, targets, index=None, boxes=None, masks=None, shapley=None,
                  cell=None, **kw):
@@ -353,10 +344,10 @@ class UnexplainableFeatures(Metric):
     axes = ("tau",)
 
     def taus(self) -> list:
-        return [float(t) for t in self.params.get("taus", list(DEFAULT_TAUS))]
+        return metric_configs.unexplainable_features_taus(self.params)
 
     def configurations(self):
-        return [{"tau": t} for t in self.taus()]
+        return metric_configs.unexplainable_features(self.params)
 
     def passes_per_image(self, side):
         return 1 + len(self.taus())
@@ -457,7 +448,7 @@ class MaskingRobustness(Metric):
     axes = ("half",)
 
     def configurations(self):
-        return [{"half": h} for h in HALVES]
+        return metric_configs.masking_robustness(self.params)
 
     def __call__(self, model, x, saliency, targets, index=None, boxes=None, masks=None, masked_saliency=None, **kw):
         if masked_saliency is None:

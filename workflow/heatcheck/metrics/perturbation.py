@@ -8,12 +8,12 @@ min-max scaled to [0, 1] per image (``relu: false`` keeps negative values in the
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import torch
 
-from ..batching import gaussian_blur, image_generator, scaled, target_scores
+from .. import metric_configs
+from ..batching import gaussian_blur, image_generator, target_scores
+from ..costs import blur_kernel, region_side
 from ..postprocess import relu_minmax
 from .base import METRICS, Metric, MetricResult
 from .ordering import pixel_schedule, region_schedule
@@ -56,9 +56,7 @@ class AverageDrop(Metric):
     axes = ("binarize",)
 
     def configurations(self):
-        real = [{"binarize": "real"}] if self.params.get("real", True) else []
-        return real + [{"binarize": f"p{int(q) if float(q).is_integer() else q}"}
-                       for q in self.params.get("percentiles", [50, 70, 75, 80, 85, 90])]
+        return metric_configs.average_drop(self.params)
 
     def passes_per_image(self, side):
         return 1 + len(self.configurations())
@@ -101,17 +99,9 @@ class _PixelPerturbation(Metric):
     insert: bool = True
 
     def configurations(self):
-        out = []
-        for gran, base in itertools.product(self.params.get("granularities", ["pixel", "region"]),
-                                            self.params.get("baselines", ["mean", "blur", "uniform"])):
-            seeds = range(int(self.params.get("uniform_seeds", 5))) if base == "uniform" else [0]
-            out += [{"baseline": base, "granularity": gran, "seed": s} for s in seeds]
-        return out
+        return metric_configs.pixel_perturbation(self.params)
 
-    @staticmethod
-    def config_key(cfg):
-        key = f"{cfg['baseline']}+{cfg['granularity']}"
-        return key + (f"+s{cfg['seed']}" if cfg["baseline"] == "uniform" else "")
+    config_key = staticmethod(metric_configs.pixel_perturbation_key)
 
     def n_points(self, side: int) -> int:
         steps = int(self.params.get("steps", 100))
@@ -127,7 +117,7 @@ class _PixelPerturbation(Metric):
             return torch.zeros_like(x)
         if cfg["baseline"] == "blur":
             side = x.shape[-1]
-            k = scaled(self.params.get("blur_kernel"), side, 11, 3)
+            k = blur_kernel(self.params.get("blur_kernel"), side)
             k += 1 - k % 2  # odd kernel
             sigma = self.params.get("blur_sigma") or max(0.5, 5.0 * side / 224)
             return gaussian_blur(x, k, float(sigma))
@@ -144,7 +134,7 @@ class _PixelPerturbation(Metric):
             if gran == "pixel":
                 t, k = pixel_schedule(maps, steps, self.params.get("step_pixels"))
             else:
-                t, k = region_schedule(maps, scaled(self.params.get("region"), w, 9, 3) | 1, steps)
+                t, k = region_schedule(maps, region_side(self.params.get("region"), w) | 1, steps)
             schedules[gran] = (torch.from_numpy(t).to(x.device), k)
         cfgs = self.configurations()
         curves = np.zeros((b, len(cfgs), max(k for _, k in schedules.values()) + 1), dtype=np.float32)

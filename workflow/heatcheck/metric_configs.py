@@ -1,0 +1,107 @@
+"""What a metric's parameters expand into, torch-free: its configurations and their names.
+
+The metric classes return these (``Metric.configurations``, ``Metric.config_key``), so the
+``config`` column of the score tables, the analyses that average the uniform-baseline seeds and
+the config check of ``analysis.primary`` (run by the Snakefile, which never imports torch) read
+one declaration.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+
+#: the k (percent of players) of eq. (3) of the second paper evaluated by default
+DEFAULT_KS = (10, 30, 50, 70, 90)
+#: the tau of eq. (4) evaluated by default (paper: 0.05 in the text, 0.1 in the supplement)
+DEFAULT_TAUS = (0.05, 0.1)
+#: the halves of eq. (5), in the order of ``heatcheck.metrics.objectiveness.half_masks``
+HALVES = ("left", "right", "top", "bottom")
+#: the uniform-baseline seed at the end of an insertion/deletion configuration name
+#: (``uniform+pixel+s2``); the analyses average the seeds into ``uniform+pixel``
+SEED_SUFFIX = re.compile(r"\+s\d+$")
+
+
+def default_key(cfg: dict) -> str:
+    """A short name of a configuration: its axis values joined by ``+`` (``default`` if none)."""
+    return "+".join(str(v) for v in cfg.values()) or "default"
+
+
+def average_drop(params: dict) -> list[dict]:
+    """``real`` (the map itself), then the map binarized at each of ``percentiles``."""
+    real = [{"binarize": "real"}] if params.get("real", True) else []
+    return real + [{"binarize": f"p{int(q) if float(q).is_integer() else q}"}
+                   for q in params.get("percentiles", [50, 70, 75, 80, 85, 90])]
+
+
+def pixel_perturbation(params: dict) -> list[dict]:
+    """Insertion / deletion: granularity x baseline, the uniform baseline once per seed."""
+    out = []
+    for gran, base in itertools.product(params.get("granularities", ["pixel", "region"]),
+                                        params.get("baselines", ["mean", "blur", "uniform"])):
+        seeds = range(int(params.get("uniform_seeds", 5))) if base == "uniform" else [0]
+        out += [{"baseline": base, "granularity": gran, "seed": s} for s in seeds]
+    return out
+
+
+def pixel_perturbation_key(cfg: dict) -> str:
+    """``mean+pixel``, ``uniform+region+s2``: the seed only where there are several."""
+    key = f"{cfg['baseline']}+{cfg['granularity']}"
+    return key + (f"+s{cfg['seed']}" if cfg["baseline"] == "uniform" else "")
+
+
+def shapley_bias_ks(params: dict) -> list:
+    return list(params.get("ks", list(DEFAULT_KS)))
+
+
+def shapley_bias(params: dict) -> list[dict]:
+    """Side (top, bottom) x k in ``ks``."""
+    return [{"side": side, "k": k} for side in ("top", "bottom") for k in shapley_bias_ks(params)]
+
+
+def unexplainable_features_taus(params: dict) -> list[float]:
+    return [float(t) for t in params.get("taus", list(DEFAULT_TAUS))]
+
+
+def unexplainable_features(params: dict) -> list[dict]:
+    return [{"tau": t} for t in unexplainable_features_taus(params)]
+
+
+def masking_robustness(params: dict) -> list[dict]:
+    return [{"half": h} for h in HALVES]
+
+
+#: metric -> (configurations from its parameters, name of a configuration); mutual verification
+#: has none of its own: its per-image table has one column per other explainer
+#: (``heatcheck.scoring.mutual_verification_tables``)
+CONFIGURATIONS = {
+    "average_drop": (average_drop, default_key),
+    "insertion": (pixel_perturbation, pixel_perturbation_key),
+    "deletion": (pixel_perturbation, pixel_perturbation_key),
+    "pointing_game": (lambda params: [{}], default_key),
+    "shapley_bias": (shapley_bias, default_key),
+    "unexplainable_features": (unexplainable_features, default_key),
+    "masking_robustness": (masking_robustness, default_key),
+}
+
+
+def config_keys(metric: str, params: dict, explainers=()) -> list[str]:
+    """Names of the configurations metric ``metric`` scores with ``params`` (the ``config`` column
+    of its score table); for ``mutual_verification``, the ``explainers`` it compares with."""
+    if metric == "mutual_verification":
+        return list(explainers)
+    configurations, key = CONFIGURATIONS[metric]
+    return [key(c) for c in configurations(params or {})]
+
+
+def primary_choices(metric: str, params: dict, explainers=()) -> list[str]:
+    """What ``analysis.primary`` may name for ``metric``: ``mean`` (over its configurations) or
+    one configuration, the uniform-baseline seeds averaged (``uniform+pixel``)."""
+    keys = [SEED_SUFFIX.sub("", k) for k in config_keys(metric, params, explainers)]
+    return ["mean", *dict.fromkeys(keys)]
+
+
+def subset_size(k: float, n_players: int) -> int:
+    """``|S| = round(k / 100 * P)`` of eq. (3), half up, at least 1 and at most P."""
+    return int(min(n_players, max(1, math.floor(float(k) * n_players / 100.0 + 0.5))))
