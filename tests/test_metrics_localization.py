@@ -83,3 +83,18 @@ def test_registry_and_declarations():
         cls = METRICS.get(name)
         assert cls.higher_is_better and cls.needs_boxes and not cls.binary
         assert name in BOX_METRICS and metric_passes(name, {}, 32) == 0 == make_metric(name, {}).passes_per_image(32)
+
+
+def test_schema_sections_and_box_check():
+    import yaml
+
+    from heatcheck.config import check_config
+
+    with open("config.yaml") as fh:
+        cfg = yaml.safe_load(fh)
+    cfg["metrics"] = {"relevance_mass": None, "relevance_rank": {"ground_truth": "box"}}
+    check_config(cfg)
+    assert cfg["metrics"] == {"relevance_mass": {"ground_truth": "auto"}, "relevance_rank": {"ground_truth": "box"}}
+    cfg["datasets"]["cifar"] = {"kind": "cifar10", "root": "/data/cifar-10-batches-py"}
+    with pytest.raises(HeatcheckError, match="metrics.relevance_mass needs object boxes"):
+        check_config(cfg)

@@ -189,3 +189,20 @@ def test_real_model_batch_is_finite_and_orders_are_consistent():
         assert r.scores.shape == (3, 1) and np.isfinite(r.curves).all()
         assert ((r.curves >= 0) & (r.curves <= 1)).all()
         assert np.allclose(r.scores[:, 0], r.curves[:, 0].mean(1), atol=1e-6)
+
+
+def test_schema_defaults_are_the_metric_defaults():
+    import yaml
+
+    from heatcheck.config import check_config
+    from heatcheck.costs import ROAD_NOISE
+
+    with open("config.yaml") as fh:
+        cfg = yaml.safe_load(fh)
+    cfg["metrics"] = {"road_morf": None, "road_lerf": {"percentages": [25, 75]}}
+    check_config(cfg)
+    assert cfg["metrics"]["road_morf"] == {"percentages": list(ROAD_PERCENTAGES), "noise": ROAD_NOISE, "relu": False}
+    assert cfg["metrics"]["road_lerf"]["percentages"] == [25, 75]
+    cfg["metrics"] = {"road_morf": {"percentages": [50, 100]}}
+    with pytest.raises(HeatcheckError, match="metrics.road_morf.percentages"):
+        check_config(cfg)
