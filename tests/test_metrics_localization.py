@@ -98,3 +98,27 @@ def test_schema_sections_and_box_check():
     cfg["datasets"]["cifar"] = {"kind": "cifar10", "root": "/data/cifar-10-batches-py"}
     with pytest.raises(HeatcheckError, match="metrics.relevance_mass needs object boxes"):
         check_config(cfg)
+
+
+def test_scored_through_the_scoring_stage_with_the_source_column(tmp_path):
+    """Real store (shapes masks), real checkpoint, the scoring stage and the table merge: the
+    long table carries ``mask_source`` and equals the functions on the stored maps and masks."""
+    import zarr
+
+    from conftest import write_tiny_study
+    from heatcheck.scoring import score_shard
+    from heatcheck.store import DatasetStore
+    from heatcheck.tables import merge_scores
+    from test_scoring import finished_saliency
+
+    d = write_tiny_study(tmp_path, n_train=12)
+    finished_saliency(d, d / "sal.zarr", "edge", d / "r", d / "sal.json")
+    shards = [d / f"rr{s}.npz" for s in range(3)]
+    for s, out in enumerate(shards):
+        score_shard(d / "images.zarr", d / "m.pt", d / "sal.zarr", "relevance_rank", {"ground_truth": "auto"}, s, 4, out)
+    table = merge_scores(shards, d / "images.zarr", "shapes", "lenet", "edge", d / "rr.parquet")
+    assert len(table) == 10 and set(table.mask_source) == {"mask"} and table.higher_is_better.all()
+    masks = DatasetStore(d / "images.zarr").split("eval").masks[:]
+    expected = relevance_rank_accuracy(zarr.open_array(str(d / "sal.zarr"))[:], masks)
+    assert np.allclose(table.sort_values("image_index").score, expected)
+    assert np.allclose(table.sort_values("image_index").mask_fraction, masks.reshape(10, -1).mean(1))

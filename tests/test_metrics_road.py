@@ -206,3 +206,33 @@ def test_schema_defaults_are_the_metric_defaults():
     cfg["metrics"] = {"road_morf": {"percentages": [50, 100]}}
     with pytest.raises(HeatcheckError, match="metrics.road_morf.percentages"):
         check_config(cfg)
+
+
+def test_scored_through_the_scoring_stage(tmp_path):
+    """Real store and checkpoint through score_shard and the merges: the table has the ``order``
+    axis and the curves array the percentages; with zero noise the scores equal a direct call."""
+    import zarr
+
+    from conftest import write_tiny_study
+    from heatcheck.models import load_checkpoint, normalize
+    from heatcheck.scoring import score_shard
+    from heatcheck.store import DatasetStore
+    from heatcheck.tables import merge_curves, merge_scores
+    from test_scoring import finished_saliency
+
+    d = write_tiny_study(tmp_path, n_train=12)
+    finished_saliency(d, d / "sal.zarr", "edge", d / "r", d / "sal.json")
+    params = {"percentages": [20, 60], "noise": 0.0, "relu": False}
+    shards = [d / f"road{s}.npz" for s in range(3)]
+    for s, out in enumerate(shards):
+        score_shard(d / "images.zarr", d / "m.pt", d / "sal.zarr", "road_lerf", params, s, 4, out)
+    table = merge_scores(shards, d / "images.zarr", "shapes", "lenet", "edge", d / "road.parquet")
+    merge_curves(shards, d / "curves.zarr")
+    assert set(table.order) == {"lerf"} and set(table.config) == {"lerf"} and table.higher_is_better.all()
+    assert zarr.open_array(str(d / "curves.zarr")).shape == (10, 1, 2)
+    st = DatasetStore(d / "images.zarr")
+    model, _ = load_checkpoint(d / "m.pt")
+    x = normalize(torch.from_numpy(st.split("eval").images[:]), st.mean, st.std)
+    direct = make_metric("road_lerf", params)(model, x, torch.from_numpy(zarr.open_array(str(d / "sal.zarr"))[:]),
+                                               torch.from_numpy(st.split("eval").labels[:]), index=torch.arange(10))
+    assert np.allclose(table.sort_values("image_index").score, direct.scores[:, 0], atol=1e-6)

@@ -8,7 +8,8 @@ from torch import nn
 
 from heatcheck import HeatcheckError
 from heatcheck.models import build_model
-from heatcheck.sanity import (cascading_randomization, minor_input_noise, parametrized_layers, randomization_steps)
+from heatcheck.sanity import (cascading_randomization, minor_input_noise, parametrized_layers, randomization_steps,
+                              randomized_model)
 
 
 @pytest.fixture
@@ -78,6 +79,15 @@ def test_deterministic_from_the_seed_and_independent_mode(lenet):
     # the same layer gets the same random weights in both modes
     ind = next(cascading_randomization(lenet, seed=1, cascading=False))
     assert torch.equal(ind.model.state_dict()["classifier.5.weight"], a[0]["classifier.5.weight"])
+
+
+def test_one_step_alone_equals_that_step_of_the_cascade(lenet):
+    for cascading in (True, False):
+        third = list(cascading_randomization(lenet, seed=5, layers=3, cascading=cascading))[-1]
+        alone = randomized_model(lenet, 3, seed=5, cascading=cascading)
+        assert alone.layers == third.layers and alone.layer == third.layer == "classifier.1"
+        a, b = alone.model.state_dict(), third.model.state_dict()
+        assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_batchnorm_layers_are_reset_with_their_running_statistics():

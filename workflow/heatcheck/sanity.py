@@ -135,6 +135,16 @@ def cascading_randomization(model: nn.Module, seed: int = 0, layers: int | None 
                               copy.deepcopy(work) if cascading else work)
 
 
+def randomized_model(model: nn.Module, step: int, seed: int = 0, cascading: bool = True) -> RandomizedModel:
+    """Step ``step`` of :func:`cascading_randomization` alone (what a job that reruns an
+    explainer on the step-k model needs), without the copies of the steps before it."""
+    names = randomization_steps(model, step)
+    work = copy.deepcopy(model)
+    for name in names if cascading else names[-1:]:
+        reinitialise(work.get_submodule(name), layer_seed(seed, name), name)
+    return RandomizedModel(int(step), names[-1], names if cascading else names[-1:], work)
+
+
 @dataclass
 class NoisyInputs:
     """Noisy copies of a batch of images whose predicted classes equal the clean ones.
