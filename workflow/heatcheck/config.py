@@ -223,8 +223,9 @@ def check_config(config: dict) -> dict:
     return config
 
 
-#: metrics that need object boxes (torch-free copy of ``Metric.needs_boxes``, checked by the tests)
-BOX_METRICS = ("pointing_game",)
+#: metrics that need object boxes (masks too, where there are any; torch-free copy of
+#: ``Metric.needs_boxes``, checked by the tests)
+BOX_METRICS = ("pointing_game", "relevance_mass", "relevance_rank")
 #: dataset kinds that never have object boxes, and why (``imagenet`` without ``boxes`` may still
 #: find ILSVRC XMLs next to the images, and keeps the skip-with-a-warning of a box-less store)
 BOXLESS_KINDS = {"cifar10": "the CIFAR-10 batches carry no object annotations"}

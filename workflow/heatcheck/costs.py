@@ -84,6 +84,12 @@ def seconds_per_pass(side: int) -> float:
     return 0.125 * (side / 224) ** 2
 
 
+#: ROAD's default removal percentages and imputation noise (sigma on [0, 1] images), read by the
+#: metric and by the pass counts
+ROAD_PERCENTAGES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
+ROAD_NOISE = 0.01
+
+
 def metric_passes(name: str, params: dict, side: int) -> float:
     """Forward passes per image (and saliency map) of metric ``name`` with ``params``; metrics
     make no backward pass. The second paper's Shapley values (:func:`shapley_passes`) and the
@@ -100,7 +106,10 @@ def metric_passes(name: str, params: dict, side: int) -> float:
         return float(n_base * len(p.get("granularities", ["pixel", "region"])) * (steps + 1))
     if name == "unexplainable_features":
         return 1.0 + len(p.get("taus", [0.05, 0.1]))
-    if name in ("pointing_game", "shapley_bias", "masking_robustness", "mutual_verification"):
+    if name in ("road_morf", "road_lerf"):
+        return float(len(p.get("percentages", ROAD_PERCENTAGES)))
+    if name in ("pointing_game", "shapley_bias", "masking_robustness", "mutual_verification",
+                "relevance_mass", "relevance_rank"):
         return 0.0
     raise KeyError(name)
 

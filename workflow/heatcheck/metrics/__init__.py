@@ -1,7 +1,7 @@
 """Evaluation metrics (registry :data:`METRICS`), one class per metric."""
 
 from .base import METRICS, Metric, MetricResult  # noqa: F401
-from . import objectiveness, perturbation  # noqa: F401  (register)
+from . import localization, objectiveness, perturbation, road  # noqa: F401  (register)
 
 
 def make_metric(name: str, params: dict, **kw) -> Metric:
