@@ -83,6 +83,10 @@ CONFIGURATIONS = {
     "shapley_bias": (shapley_bias, default_key),
     "unexplainable_features": (unexplainable_features, default_key),
     "masking_robustness": (masking_robustness, default_key),
+    "road_morf": (lambda params: [{"order": "morf"}], default_key),
+    "road_lerf": (lambda params: [{"order": "lerf"}], default_key),
+    "relevance_mass": (lambda params: [{}], default_key),
+    "relevance_rank": (lambda params: [{}], default_key),
 }
 
 

@@ -62,8 +62,11 @@ class Metric:
         self.params = params
 
     def configurations(self) -> list[dict]:
-        """One dict of axis values per configuration, in a fixed order."""
-        return [{}]
+        """One dict of axis values per configuration, in a fixed order (the torch-free
+        declaration in :mod:`heatcheck.metric_configs`)."""
+        from ..metric_configs import CONFIGURATIONS
+
+        return CONFIGURATIONS[self.name][0](self.params) if self.name in CONFIGURATIONS else [{}]
 
     #: a short name of a configuration, e.g. ``mean+pixel`` or ``uniform+region+s2``
     #: (``heatcheck.metric_configs``, torch-free, declares them for the config check too)

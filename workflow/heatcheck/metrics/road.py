@@ -198,9 +198,6 @@ class _Road(Metric):
             raise HeatcheckError(f"config key metrics.{self.name}.percentages must be numbers in (0, 100), got {ps}")
         return ps
 
-    def configurations(self):
-        return [{"order": "morf" if self.morf else "lerf"}]
-
     def passes_per_image(self, side):
         return float(len(self.percentages()))
 
