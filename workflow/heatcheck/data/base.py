@@ -93,8 +93,13 @@ def boxes_from_masks(masks: np.ndarray) -> np.ndarray:
 
 
 def split_indices(n: int, n_eval: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded random train / eval partition of ``range(n)`` (each part sorted)."""
+    """A seeded random train / eval partition of ``range(n)``.
+
+    The eval part is the first ``n_eval`` entries of one seeded permutation, in that order, so a
+    bigger ``n_eval`` keeps the smaller one's eval images as its first ones (and takes the added
+    ones from the train part, which is sorted).
+    """
     if not 0 < n_eval < n:
         raise HeatcheckError(f"n_eval must be between 1 and {n - 1} for {n} images, got {n_eval}")
     perm = np.random.default_rng(seed).permutation(n)
-    return np.sort(perm[n_eval:]), np.sort(perm[:n_eval])
+    return np.sort(perm[n_eval:]), perm[:n_eval]
