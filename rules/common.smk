@@ -132,7 +132,12 @@ def all_targets():
 
 
 # --- saliency ------------------------------------------------------------------------------------
+import functools  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+
 from heatcheck.costs import explainer_passes, image_side, seconds_per_pass, shapley_passes  # noqa: E402
+from heatcheck.shards import n_studied as studied_count, shard_digest, split_variant, studied_digest  # noqa: E402
 
 EXPLAINER_NAMES = list(config["explainers"]) or ["__none__"]
 # "{explainer}+halfmasked": the explainer rerun on the four half-masked copies (masking_robustness)
@@ -152,18 +157,55 @@ def explainer_params(wildcards):
     return config["explainers"][wildcards.explainer.partition("+")[0]]
 
 
-def dataset_summary(dataset):
-    """The images.json of a prepared dataset (re-evaluates the DAG once the checkpoint ran)."""
-    import json
+def array_params(wildcards):
+    """What a saliency array's maps depend on besides the model and images: the explainer's
+    parameters, and for a blurred copy also the blur's."""
+    if split_variant(wildcards.explainer)[1] == "blur":
+        return {"explainer": explainer_params(wildcards), "blur": blur_params(wildcards)}
+    return explainer_params(wildcards)
 
-    path = checkpoints.prepare_dataset.get(dataset=dataset).output.summary
+
+@functools.lru_cache(maxsize=16)
+def _read_summary(path, mtime_ns):
     with open(path) as fh:
         return json.load(fh)
 
 
+def dataset_summary(dataset):
+    """The images.json of a prepared dataset (re-evaluates the DAG once the checkpoint ran); read
+    once per version of the file, though every shard job's params ask for it."""
+    path = checkpoints.prepare_dataset.get(dataset=dataset).output.summary
+    return _read_summary(path, os.stat(path).st_mtime_ns)
+
+
 def n_studied(dataset):
-    n = dataset_summary(dataset)["n"]["eval"]
-    return n if config["max_eval"] is None else min(n, config["max_eval"])
+    return studied_count(dataset_summary(dataset)["n"]["eval"], config["max_eval"])
+
+
+def shard_images(wildcards):
+    """The digest of one shard's images (a param: the shard reruns when they change, and not
+    when the store is rewritten with more images)."""
+    return shard_digest(
+        dataset_summary(wildcards.dataset),
+        int(wildcards.shard),
+        config["shard_size"],
+        config["max_eval"],
+    )
+
+
+def studied_images(wildcards):
+    """The digest of all studied images of a dataset (a param of jobs that read them all)."""
+    return studied_digest(dataset_summary(wildcards.dataset), config["max_eval"])
+
+
+def model_data(wildcards):
+    """The digest of what a dataset's models depend on (train split, classes, normalization):
+    a param of train_model / load_model, which read the store as ancient."""
+    return dataset_summary(wildcards.dataset)["digests"]["model"]
+
+
+def image_size(wildcards):
+    return dataset_summary(wildcards.dataset)["size"]
 
 
 def saliency_shards(wildcards):
@@ -219,11 +261,12 @@ from heatcheck.costs import metric_passes  # noqa: E402
 # metrics scored per (model, explainer) from a saliency array; their table/curve files
 PER_EXPLAINER_METRICS = [m for m in config["metrics"] if m != "mutual_verification"]
 # what some metrics read besides the maps (score_metric's extra inputs)
+# (per shard where they are per image, so that a grown study keeps the other shards' scores)
 METRIC_EXTRAS = {
-    "shapley_bias": {"shapley": "results/{dataset}/shapley/{model}.zarr"},
+    "shapley_bias": {"shapley": "results/{dataset}/shapley/{model}.shards/{shard}.npz"},
     "unexplainable_features": {"features": "results/{dataset}/features/{model}.json"},
     "masking_robustness": {
-        "masked": "results/{dataset}/saliency/{model}/{explainer}+halfmasked.json"
+        "masked": "results/{dataset}/saliency/{model}/{explainer}+halfmasked.shards/{shard}.json"
     },
 }
 METRIC_NAMES = PER_EXPLAINER_METRICS or ["__none__"]
@@ -332,4 +375,8 @@ def metric_mem_mb(wildcards, attempt):
 def score_targets():
     if not config["metrics"] or not config["explainers"]:
         return []
-    return expand("results/{dataset}/scores.parquet", dataset=DATASETS)
+    tables = expand("results/{dataset}/scores.parquet", dataset=DATASETS)
+    if "shapley_bias" in config["metrics"]:
+        # the merged Shapley stores too: the scores read the Shapley shards, not the merged store
+        tables += [f"results/{d}/shapley/{m}.zarr" for d, m in study(config)]
+    return tables

@@ -5,9 +5,11 @@
 rule score_metric:
     input:
         unpack(metric_extra_inputs),
-        store="results/{dataset}/images.zarr",
+        store=ancient("results/{dataset}/images.zarr"),
         model="results/{dataset}/models/{model}.pt",
-        saliency="results/{dataset}/saliency/{model}/{explainer}.json",
+        # the shard of maps it scores, not the whole array's marker: a study grown by more images
+        # (whose new shards rewrite the marker) keeps the scores of the others
+        saliency="results/{dataset}/saliency/{model}/{explainer}.shards/{shard}.json",
         array=ancient("results/{dataset}/saliency/{model}/{explainer}.zarr"),
     output:
         "results/{dataset}/scores/{metric}/{model}/{explainer}.shards/{shard}.npz",
@@ -15,7 +17,7 @@ rule score_metric:
         metric=metric_params,
         shard_size=config["shard_size"],
         seed=config["seed"],
-        batch_size=config["batch_size"],
+        images=shard_images,
     conda:
         "../envs/environment.yaml"
     log:
@@ -103,17 +105,16 @@ rule collect_scores:
 
 rule compute_shapley:
     input:
-        store="results/{dataset}/images.zarr",
+        store=ancient("results/{dataset}/images.zarr"),
         model="results/{dataset}/models/{model}.pt",
     output:
         "results/{dataset}/shapley/{model}.shards/{shard}.npz",
     params:
         shapley=config["metrics"].get("shapley_bias", {}),
         shard_size=config["shard_size"],
-        max_eval=config["max_eval"],
         seed=config["seed"],
-        batch_size=config["batch_size"],
         target=config["target"],
+        images=shard_images,
     conda:
         "../envs/environment.yaml"
     log:
@@ -149,13 +150,13 @@ rule merge_shapley:
 
 rule feature_scale:
     input:
-        store="results/{dataset}/images.zarr",
+        store=ancient("results/{dataset}/images.zarr"),
         model="results/{dataset}/models/{model}.pt",
     output:
         "results/{dataset}/features/{model}.json",
     params:
-        max_eval=config["max_eval"],
-        batch_size=config["batch_size"],
+        # alpha is over all studied images: more images change it (and the scores that use it)
+        images=studied_images,
     conda:
         "../envs/environment.yaml"
     log:

@@ -1,11 +1,14 @@
 rule train_model:
     input:
-        "results/{dataset}/images.zarr",
+        # ancient, with the digest of what the model depends on as a param: more eval images
+        # rewrite the store but do not retrain the model
+        ancient("results/{dataset}/images.zarr"),
     output:
         model="results/{dataset}/models/{model}.pt",
         report="results/{dataset}/models/{model}.json",
     params:
         spec=model_spec,
+        data=model_data,
     wildcard_constraints:
         model="|".join(TRAINED),
     conda:
@@ -25,12 +28,15 @@ rule train_model:
 
 rule load_model:
     input:
-        "results/{dataset}/images.zarr",
+        # ancient, with the digest of what the model depends on as a param: more eval images
+        # rewrite the store but do not retrain the model
+        ancient("results/{dataset}/images.zarr"),
     output:
         model="results/{dataset}/models/{model}.pt",
         report="results/{dataset}/models/{model}.json",
     params:
         spec=model_spec,
+        data=model_data,
     wildcard_constraints:
         model="|".join(PRETRAINED),
     conda:

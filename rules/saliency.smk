@@ -1,22 +1,27 @@
 # One zarr array per (dataset, model, explainer), filled by independent shard jobs.
+#
+# What reruns what (see README, "Growing a study"): the store is read as ancient, and each shard
+# job's params hold the digest of its own images, so a study with more eval images runs only the
+# new shards. The array is created once per explainer setting and model (init_saliency) and grows
+# along the images as new shards write into it; recreating it (a changed parameter or model)
+# rewrites `.created`, which every shard depends on.
 
 
 rule init_saliency:
     input:
-        store="results/{dataset}/images.zarr",
-        summary="results/{dataset}/images.json",
+        store=ancient("results/{dataset}/images.zarr"),
+        summary=ancient("results/{dataset}/images.json"),
         model="results/{dataset}/models/{model}.pt",
-    wildcard_constraints:
-        explainer="|".join(COMPUTED_NAMES),
     output:
         array=directory("results/{dataset}/saliency/{model}/{explainer}.zarr"),
         # a plain file the shard jobs depend on (they read the array as ancient: their own writes
         # touch it): recreating the array, e.g. after a parameter change, reruns every shard
         created="results/{dataset}/saliency/{model}/{explainer}.created",
     params:
-        explainer=explainer_params,
+        explainer=array_params,
         shard_size=config["shard_size"],
-        max_eval=config["max_eval"],
+        # what the array's shape per image depends on; its length grows with the study
+        size=image_size,
     conda:
         "../envs/environment.yaml"
     log:
@@ -33,14 +38,14 @@ rule init_saliency:
             wildcards.explainer,
             params.explainer,
             params.shard_size,
-            params.max_eval,
+            config["max_eval"],
             created=output.created,
         )
 
 
 rule compute_saliency:
     input:
-        store="results/{dataset}/images.zarr",
+        store=ancient("results/{dataset}/images.zarr"),
         model="results/{dataset}/models/{model}.pt",
         array=ancient("results/{dataset}/saliency/{model}/{explainer}.zarr"),
         created="results/{dataset}/saliency/{model}/{explainer}.created",
@@ -52,8 +57,8 @@ rule compute_saliency:
         explainer=explainer_params,
         shard_size=config["shard_size"],
         seed=config["seed"],
-        batch_size=config["batch_size"],
         target=config["target"],
+        images=shard_images,
     conda:
         "../envs/environment.yaml"
     log:
@@ -69,12 +74,35 @@ rule compute_saliency:
         "../workflow/scripts/compute_saliency.py"
 
 
+rule blur_saliency:
+    # the sparsity study (section 4.4): a Gaussian-blurred copy of a shard of maps, scored as the
+    # extra explainer "{explainer}+blur"; the original is never recomputed
+    input:
+        source="results/{dataset}/saliency/{model}/{explainer}.shards/{shard}.json",
+        array=ancient("results/{dataset}/saliency/{model}/{explainer}+blur.zarr"),
+        created="results/{dataset}/saliency/{model}/{explainer}+blur.created",
+    output:
+        "results/{dataset}/saliency/{model}/{explainer}+blur.shards/{shard}.json",
+    wildcard_constraints:
+        explainer="|".join(BLURRED or ["__none__"]),
+    params:
+        blur=blur_params,
+    conda:
+        "../envs/environment.yaml"
+    log:
+        "results/{dataset}/logs/blur_saliency/{model}/{explainer}/{shard}.log",
+    localrule: True
+    run:
+        # light (scipy on stored maps, no model): runs inside Snakemake's process
+        from heatcheck.analysis.sparsity import blur_shard
+
+        blur_shard(input.source, input.array, output[0], params.blur)
+
+
 rule finalize_saliency:
     input:
         array=ancient("results/{dataset}/saliency/{model}/{explainer}.zarr"),
         shards=saliency_shards,
-    wildcard_constraints:
-        explainer="|".join(COMPUTED_NAMES),
     output:
         "results/{dataset}/saliency/{model}/{explainer}.json",
     conda:
@@ -86,28 +114,3 @@ rule finalize_saliency:
         from heatcheck.shards import finalize
 
         finalize(input.array, input.shards, output[0])
-
-
-rule blur_saliency:
-    # the sparsity study (section 4.4): a Gaussian-blurred copy of a finished map array, scored
-    # as the extra explainer "{explainer}+blur"; the original is never recomputed
-    input:
-        marker="results/{dataset}/saliency/{model}/{explainer}.json",
-        array=ancient("results/{dataset}/saliency/{model}/{explainer}.zarr"),
-    output:
-        array=directory("results/{dataset}/saliency/{model}/{explainer}+blur.zarr"),
-        marker="results/{dataset}/saliency/{model}/{explainer}+blur.json",
-    wildcard_constraints:
-        explainer="|".join(BLURRED or ["__none__"]),
-    params:
-        blur=blur_params,
-    conda:
-        "../envs/environment.yaml"
-    log:
-        "results/{dataset}/logs/blur_saliency/{model}/{explainer}.log",
-    localrule: True
-    run:
-        # light (scipy on stored maps, no model): runs inside Snakemake's process
-        from heatcheck.analysis.sparsity import blur_saliency
-
-        blur_saliency(input.marker, output.array, output.marker, params.blur)

@@ -6,13 +6,14 @@ import numpy as np
 import pytest
 import zarr
 
-from heatcheck.analysis.sparsity import blur_maps, blur_params, blur_saliency, gini, relevance_kde, sparsity_tables
+from heatcheck.analysis.sparsity import blur_maps, blur_params, blur_shard, gini, relevance_kde, sparsity_tables
 from heatcheck.store import create_saliency, finalize_saliency, open_saliency
 
 
 def _store(tmp_path, name, maps):
     path = tmp_path / f"{name}.zarr"
-    create_saliency(path, len(maps), *maps.shape[1:], chunk=4, attrs={"explainer": name, "targets": [0] * len(maps)})
+    create_saliency(path, len(maps), *maps.shape[1:], chunk=4,
+                    attrs={"explainer": name, "targets": [0] * len(maps), "ids": [f"i{i}" for i in range(len(maps))]})
     zarr.open_array(str(path), mode="r+")[:] = maps
     finalize_saliency(path, {})
     marker = tmp_path / f"{name}.json"
@@ -58,11 +59,35 @@ def test_kde_of_sparse_maps_peaks_at_zero():
     assert np.isnan(dens).all() and "constant" in why
 
 
+def _shard_reports(path, n: int, chunk: int = 4) -> list:
+    """The shard jobs' reports of a saliency array, in the workflow's layout."""
+    from heatcheck.store import saliency_shard_reports
+
+    folder = saliency_shard_reports(path)
+    folder.mkdir(exist_ok=True)
+    reports = []
+    for k, start in enumerate(range(0, n, chunk)):
+        stop = min(n, start + chunk)
+        reports.append(folder / f"{k}.json")
+        reports[-1].write_text(json.dumps({"shard": k, "start": start, "stop": stop, "targets": [0] * (stop - start),
+                                           "ids": [f"i{i}" for i in range(start, stop)], "array": str(path),
+                                           "seconds": 0.0}))
+    return reports
+
+
 def test_blur_saliency_store_and_sparsity_tables(tmp_path):
+    from heatcheck.shards import finalize
+
     maps = _sparse(n=8)
     src = _store(tmp_path, "grad", maps)
-    blur_saliency(src, tmp_path / "grad+blur.zarr", tmp_path / "grad+blur.json", {"kernel": 5, "sigma": 1.0}, chunk=4)
-    out = open_saliency(tmp_path / "grad+blur.zarr", n=8, shape=(32, 32))
+    out_path = tmp_path / "grad+blur.zarr"
+    create_saliency(out_path, 8, 32, 32, 4, {"variant": "blur"})
+    # one blur job per shard of the source: each reads its source shard and writes its own rows
+    blurred = [tmp_path / f"blur{k}.json" for k in range(2)]
+    for source, report in zip(_shard_reports(tmp_path / "grad.zarr", 8), blurred):
+        blur_shard(source, out_path, report, {"kernel": 5, "sigma": 1.0})
+    finalize(out_path, blurred, tmp_path / "grad+blur.json")
+    out = open_saliency(out_path, n=8, shape=(32, 32))
     assert out.attrs["variant"] == "blur" and out.attrs["targets"] == [0] * 8
     assert np.allclose(out[:], blur_maps(maps, 5, 1.0))
     kde, st = sparsity_tables({("m", "grad"): src, ("m", "grad+blur"): tmp_path / "grad+blur.json"}, points=21)

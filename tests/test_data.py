@@ -84,3 +84,39 @@ def test_digits_bundled_scans():
         ys, xs = np.nonzero(m)
         assert x0 == xs.min() and x1 == xs.max() + 1 and y0 == ys.min() and y1 == ys.max() + 1
     assert not set(ev.ids) & set(tr.ids)
+
+
+def assert_same_first_images(small, big, n: int) -> None:
+    """The first ``n`` images of two loads' eval splits are the same images: ids, pixels, labels,
+    boxes and masks."""
+    a, b = small.splits["eval"], big.splits["eval"]
+    assert len(a) == n < len(b)
+    assert a.ids == b.ids[:n]
+    assert np.array_equal(a.images, b.images[:n]) and np.array_equal(a.labels, b.labels[:n])
+    for field in ("boxes", "masks"):
+        x, y = getattr(a, field), getattr(b, field)
+        assert (x is None and y is None) or np.array_equal(x, y[:n, :x.shape[1]]), field
+
+
+@pytest.mark.parametrize("spec", [shapes_spec(n_eval=8), {"kind": "digits", "size": 16, "n_eval": 8, "seed": 0,
+                                                        "ink_threshold": 0.3}], ids=["shapes", "digits"])
+def test_an_image_id_is_the_same_image_in_a_bigger_study(spec):
+    small, big = load_dataset(spec), load_dataset({**spec, "n_eval": 16})
+    assert_same_first_images(small, big, 8)
+    # and the same id never names another image: ids shared by the two loads match by content
+    a, b = small.splits["eval"], big.splits["eval"]
+    for i, id_ in enumerate(a.ids):
+        assert np.array_equal(a.images[i], b.images[b.ids.index(id_)])
+
+
+def test_shapes_train_split_and_normalization_do_not_depend_on_n_eval():
+    a, b = load_dataset(shapes_spec(n_eval=8)), load_dataset(shapes_spec(n_eval=16))
+    assert np.array_equal(a.splits["train"].images, b.splits["train"].images)
+    assert a.splits["train"].ids == b.splits["train"].ids and (a.mean, a.std) == (b.mean, b.std)
+
+
+def test_shapes_labels_balanced_in_every_block_of_six():
+    ev = load_dataset(shapes_spec(n_eval=27)).splits["eval"]
+    for start in range(0, 24, 6):
+        assert sorted(ev.labels[start:start + 6].tolist()) == list(range(6))
+    assert len(set(ev.labels[24:].tolist())) == 3  # the last, partial block: no class twice

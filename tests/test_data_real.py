@@ -82,15 +82,16 @@ def test_imagenet_class_folders(valprep):
     ev = ld.splits["eval"]
     assert ev.images.shape == (4, 3, 32, 32) and ev.images.dtype == np.float32
     assert 0 <= ev.images.min() and ev.images.max() <= 1
-    assert ev.labels.dtype == np.int64 and ev.labels.tolist() == [0, 0, 2, 2]
+    # round robin over the classes: each one's first image, then each one's second
+    assert ev.labels.dtype == np.int64 and ev.labels.tolist() == [0, 2, 0, 2]
     assert ld.class_names[2] == WHITE_SHARK and len(ld.class_names) == 1000
-    assert ev.ids == ["ILSVRC2012_val_00000100", "ILSVRC2012_val_00000101",
-                      "ILSVRC2012_val_00000200", "ILSVRC2012_val_00000201"]
+    assert ev.ids == ["ILSVRC2012_val_00000100", "ILSVRC2012_val_00000200",
+                      "ILSVRC2012_val_00000101", "ILSVRC2012_val_00000201"]
     # no XML anywhere: no boxes for this load
     assert ev.boxes is None and ev.masks is None and ld.attrs["has_boxes"] is False
     assert ld.mean == (0.485, 0.456, 0.406) and ld.attrs["layout"] == "class folders"
     # colours survive (red tench, green shark)
-    assert ev.images[0, 0].mean() > 0.7 and ev.images[2, 1].mean() > 0.7
+    assert ev.images[0, 0].mean() > 0.7 and ev.images[1, 1].mean() > 0.7
 
 
 def test_imagenet_all_images_and_box_transform(valprep, tmp_path):
@@ -110,10 +111,10 @@ def test_imagenet_all_images_and_box_transform(valprep, tmp_path):
     assert len(ev) == 6 and ld.attrs["has_boxes"] is True
     assert ev.boxes.dtype == np.int32 and ev.boxes.shape == (6, 2, 4)
     assert ev.boxes[0].tolist() == [[9, 0, 24, 32], [0, 0, 32, 32]]  # goldfish box dropped
-    assert ev.boxes[1].tolist() == [[0, 0, 32, 32], [-1, -1, -1, -1]]
+    assert ev.ids[2] == "ILSVRC2012_val_00000101" and ev.boxes[2].tolist() == [[0, 0, 32, 32], [-1, -1, -1, -1]]
     # shark 60x45 -> 53x40, left 10: box [0, 5) x [0, 5) -> [0, 4.4) x [0, 4.4) -> off the crop
     # on the left, clipped away entirely
-    assert (ev.boxes[3] == -1).all()
+    assert ev.ids[1] == "ILSVRC2012_val_00000200" and (ev.boxes[1] == -1).all()
 
 
 def test_resize_centre_crop_matches_torchvision():
@@ -137,8 +138,8 @@ def test_imagenet_flat_layout(tmp_path):
     ld = load_dataset(imagenet_spec(root, classes=classes, boxes=str(boxes)))
     ev = ld.splits["eval"]
     assert ld.attrs["layout"] == "flat" and ld.attrs["has_boxes"]
-    assert ev.ids == ["ILSVRC2012_val_00000001", "ILSVRC2012_val_00000003", "ILSVRC2012_val_00000002"]
-    assert ev.labels.tolist() == [1, 1, 0]
+    assert ev.ids == ["ILSVRC2012_val_00000001", "ILSVRC2012_val_00000002", "ILSVRC2012_val_00000003"]
+    assert ev.labels.tolist() == [1, 0, 1]
     # XMLs next to the images (boxes: None) work the same
     for x in boxes.iterdir():
         x.rename(root / x.name)
@@ -348,3 +349,29 @@ def test_cifar10_errors(tmp_path):
     (folder / "data_batch_4").unlink()
     with pytest.raises(HeatcheckError, match="data_batch_4"):
         load_dataset(cifar_spec(tmp_path))
+
+
+# ---------------------------------------------------------------- a bigger study keeps the images
+
+def test_imagenet_more_images_per_class_keeps_the_first_ones(valprep):
+    from test_data import assert_same_first_images
+
+    root, classes = valprep
+    small, big = (load_dataset(imagenet_spec(root, classes=classes, images_per_class=k)) for k in (1, 3))
+    assert_same_first_images(small, big, 2)
+
+
+def test_voc_bigger_max_eval_keeps_the_first_objects(voc):
+    from test_data import assert_same_first_images
+
+    (voc / "ImageSets" / "Main" / "all.txt").write_text("2008_000001\n2008_000002\n2008_000003\n")
+    small, big = (load_dataset(voc_spec(voc, eval_set="all", max_eval=k)) for k in (2, None))
+    assert_same_first_images(small, big, 2)
+
+
+def test_cifar10_bigger_max_eval_keeps_the_first_images(tmp_path):
+    from test_data import assert_same_first_images
+
+    write_cifar(tmp_path / "cifar-10-batches-py", n_test=16)
+    small, big = (load_dataset(cifar_spec(tmp_path, max_eval=k)) for k in (8, 16))
+    assert_same_first_images(small, big, 8)

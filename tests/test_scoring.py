@@ -40,8 +40,13 @@ def scored(tmp_path_factory):
     shards = []
     for s in range(3):
         shards.append(d / f"del{s}.npz")
-        score_shard(d / "images.zarr", d / "m.pt", arr, "deletion", params, s, 4, shards[-1], seed=1)
+        score_shard(d / "images.zarr", d / "m.pt", report(d / "r", s), "deletion", params, shards[-1], seed=1)
     return d, arr, params, shards
+
+
+def report(prefix, shard: int) -> Path:
+    """The report of a shard of a :func:`finished_saliency` array."""
+    return Path(f"{prefix}{shard}.json")
 
 
 def test_tables_equal_the_metric_called_directly(scored):
@@ -98,7 +103,7 @@ def test_box_metric_refused_on_store_without_boxes(scored, tmp_path):
         s.boxes = None
     write_dataset(tmp_path / "images.zarr", data, "shapes")
     with pytest.raises(HeatcheckError, match="'pointing_game' needs object boxes"):
-        score_shard(tmp_path / "images.zarr", d / "m.pt", arr, "pointing_game", {}, 0, 4, tmp_path / "x.npz")
+        score_shard(tmp_path / "images.zarr", d / "m.pt", report(d / "r", 0), "pointing_game", {}, tmp_path / "x.npz")
 
 
 def test_second_paper_stages_end_to_end_in_python(scored, tmp_path):
@@ -127,8 +132,8 @@ def test_second_paper_stages_end_to_end_in_python(scored, tmp_path):
     est = shapley_sampling(model, x, y, cell=8, samples=6, seed=2, index=torch.arange(10))
     assert np.allclose(g["estimate"][:].reshape(10, -1), np.asarray(est[0]), atol=1e-5)
 
-    score_shard(d / "images.zarr", d / "m.pt", arr, "shapley_bias", params, 1, 4, tmp_path / "b.npz",
-                extras={"shapley": tmp_path / "shapley.zarr"})
+    score_shard(d / "images.zarr", d / "m.pt", report(d / "r", 1), "shapley_bias", params, tmp_path / "b.npz",
+                extras={"shapley": shards[1]})
     with np.load(tmp_path / "b.npz") as z:
         got = z["scores"]
     maps = to_cells(zarr.open_array(str(arr))[4:8], 8).reshape(4, -1)
@@ -136,7 +141,7 @@ def test_second_paper_stages_end_to_end_in_python(scored, tmp_path):
 
     alpha = feature_scale(d / "images.zarr", d / "m.pt", tmp_path / "f.json")
     assert np.isclose(alpha, feature_alpha(model, x, 64)) and json.loads((tmp_path / "f.json").read_text())["n"] == 10
-    score_shard(d / "images.zarr", d / "m.pt", arr, "unexplainable_features", {"taus": [0.05]}, 0, 4,
+    score_shard(d / "images.zarr", d / "m.pt", report(d / "r", 0), "unexplainable_features", {"taus": [0.05]},
                 tmp_path / "u.npz", extras={"features": tmp_path / "f.json"})
     with np.load(tmp_path / "u.npz") as z:
         assert np.allclose(z["scores"][:, 0], alpha * z["extra_distance"][:, 0])
@@ -158,8 +163,8 @@ def test_halfmasked_variant_and_masking_robustness(scored, tmp_path):
     x = normalize(torch.from_numpy(st.split("eval").images[:2]), st.mean, st.std)
     direct = make_explainer("edge", build_model("lenet", 6, 32), {}).attribute(apply_half_masks(x), torch.zeros(8, dtype=torch.long))
     assert np.allclose(a[:2].reshape(8, 32, 32), direct.numpy(), atol=1e-5)
-    score_shard(d / "images.zarr", d / "m.pt", arr, "masking_robustness", {}, 0, 4, tmp_path / "r.npz",
-                extras={"masked": tmp_path / "masked.json"})
+    score_shard(d / "images.zarr", d / "m.pt", report(d / "r", 0), "masking_robustness", {}, tmp_path / "r.npz",
+                extras={"masked": report(tmp_path / "m", 0)})
     with np.load(tmp_path / "r.npz") as z:
         assert z["scores"].shape == (4, 4) and (z["scores"] >= 0).all()
         assert json.loads(str(z["meta"]))["config_keys"] == ["left", "right", "top", "bottom"]
@@ -175,3 +180,22 @@ def test_mutual_verification_tables(scored, tmp_path):
     assert m.shape == (2, 2) and np.allclose(m.values, 0, atol=1e-6)  # identical maps agree exactly
     t = pd.read_parquet(tmp_path / "mv.parquet")
     assert len(t) == 2 * 10 and set(t.explainer) == {"edge", "edge2"}
+
+
+def test_out_of_memory_in_a_metric_or_shapley_job_names_batch_size(scored, tmp_path, monkeypatch):
+    from heatcheck.models.cifar import LeNet
+    from heatcheck.scoring import shapley_shard
+
+    d, _, params, _ = scored
+
+    def forward(self, x):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 8.00 GiB")
+
+    monkeypatch.setattr(LeNet, "forward", forward)
+    with pytest.raises(HeatcheckError, match=r"score_metric deletion of .*r0.json ran out of memory with batch_size "
+                                             r"32 .*lower batch_size in the config \(now 32, e.g. 8\)"):
+        score_shard(d / "images.zarr", d / "m.pt", report(d / "r", 0), "deletion", params, tmp_path / "x.npz",
+                    batch_size=32)
+    with pytest.raises(HeatcheckError, match=r"compute_shapley shard 0 ran out of memory with batch_size 16"):
+        shapley_shard(d / "images.zarr", d / "m.pt", {"samples": 2, "cell": 8}, 0, 4, tmp_path / "s.npz", batch_size=16)
+    assert not (tmp_path / "x.npz").exists() and not (tmp_path / "s.npz").exists()

@@ -104,3 +104,26 @@ def test_stale_array_of_another_run_is_removed_for_recomputation(tmp_path):
         open_saliency(path, shape=(16, 16), repair=True)
     assert not path.exists() and not (tmp_path / "saliency/m/grad.shards").exists()
     assert not (tmp_path / "saliency/m/grad.json").exists()
+
+
+def test_resize_keeps_chunks_and_a_shard_reader_needs_only_finished_shards(tmp_path):
+    """A study grown from 8 to 12 images: the array is resized in one metadata write (twice the
+    same resize writes nothing), its chunks stay, and a score shard of the old rows reads them
+    while the new shard is not written yet; a whole-array reader refuses the incomplete array."""
+    from heatcheck.store import DamagedSaliencyError, open_saliency, read_saliency, resize_saliency
+
+    path, data, ids = _finalized_saliency(tmp_path, n=8)
+    grown = ids + ["img-8", "img-9", "img-10", "img-11"]
+    resize_saliency(path, grown)
+    meta = path / "zarr.json"
+    stamp = (meta.stat().st_mtime_ns, meta.read_bytes())
+    resize_saliency(path, grown)
+    assert (meta.stat().st_mtime_ns, meta.read_bytes()) == stamp
+    with pytest.raises(HeatcheckError, match="incomplete"):
+        open_saliency(path)
+    arr = open_saliency(path, shape=(8, 8), ids=grown, rows=(4, 8))
+    assert arr.shape == (12, 8, 8) and np.array_equal(read_saliency(arr, 4, 8), data[4:8])
+    # a finished shard whose chunk is gone is still detected (shard 1 has a report)
+    (path / "c" / "1" / "0" / "0").unlink()
+    with pytest.raises(DamagedSaliencyError, match=r"the chunk files of shards \[1\] are missing"):
+        open_saliency(path, rows=(0, 4))

@@ -12,6 +12,8 @@ import warnings
 import numpy as np
 import torch
 
+from . import HeatcheckError
+
 log = logging.getLogger("heatcheck")
 
 
@@ -86,3 +88,28 @@ def in_process_job(threads: int = 1, logfile: str | None = None):
         if handler is not None:
             logger.removeHandler(handler)
             handler.close()
+
+
+#: what an allocation that failed says: torch's CUDA out-of-memory error, its CPU allocator's
+#: error and the operating system's (errno 12)
+_OOM_MESSAGES = ("out of memory", "can't allocate memory", "cannot allocate memory")
+
+
+@contextlib.contextmanager
+def out_of_memory(job: str, batch_size: int):
+    """Turn running out of memory inside the block into a :class:`HeatcheckError` that names the
+    job and the setting to lower, ``batch_size``, with its current value.
+
+    Catches ``torch.OutOfMemoryError`` (GPU), ``MemoryError`` and the ``RuntimeError`` torch's CPU
+    allocator raises; any other error passes unchanged.
+    """
+    try:
+        yield
+    except (MemoryError, RuntimeError) as exc:
+        if not isinstance(exc, (MemoryError, torch.OutOfMemoryError)) and \
+                not any(m in str(exc).lower() for m in _OOM_MESSAGES):
+            raise
+        raise HeatcheckError(
+            f"{job} ran out of memory with batch_size {batch_size} ({type(exc).__name__}: "
+            f"{str(exc).strip()[:200]}): lower batch_size in the config (now {batch_size}, e.g. "
+            f"{max(1, batch_size // 4)}), or give the job more memory (its mem_mb resource)") from exc

@@ -11,9 +11,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from . import HeatcheckError
 from .explainers import EXPLAINERS, check_finite, make_explainer
 from .models import load_checkpoint, normalize
-from .shards import VARIANTS, shard_range, split_variant, zarr_rows
+from .runtime import out_of_memory
+from .shards import copies as map_copies, n_images, shard_range, split_variant
 from .store import DatasetStore, write_saliency_shard
 
 log = logging.getLogger(__name__)
@@ -36,19 +38,27 @@ def background_images(store: DatasetStore, count: int, seed: int) -> torch.Tenso
 
 
 def compute_shard(store_path, model_path, sal_path, explainer: str, params: dict, shard: int,
-                  shard_size: int, *, seed: int = 0, batch_size: int = 256, target: str = "label",
-                  device: torch.device | None = None, report_path=None) -> dict:
-    """Explain the images of one shard and write them into the saliency array.
+                  shard_size: int, *, max_eval: int | None = None, seed: int = 0, batch_size: int = 256,
+                  target: str = "label", device: torch.device | None = None, report_path=None) -> dict:
+    """Explain the images of one shard of the studied eval images (all, or the first
+    ``max_eval``) and write them into the saliency array, resizing it to the studied images.
 
     Raises
     ------
     HeatcheckError
         If a map has NaN or infinity (naming the image and explainer); nothing is written then.
+        If the job runs out of memory, naming ``batch_size`` (see :func:`.runtime.out_of_memory`).
     """
-    device = device or torch.device("cpu")
+    with out_of_memory(f"compute_saliency {explainer} shard {shard}", batch_size):
+        return _compute_shard(store_path, model_path, sal_path, explainer, params, shard, shard_size, max_eval,
+                              seed, batch_size, target, device or torch.device("cpu"), report_path)
+
+
+def _compute_shard(store_path, model_path, sal_path, name, params, shard, shard_size, max_eval, seed, batch_size,
+                   target, device, report_path) -> dict:
     store = DatasetStore(store_path)
     ev = store.split("eval")
-    n = zarr_rows(sal_path)
+    n = n_images(store, max_eval)
     start, stop = shard_range(shard, shard_size, n)
     model, meta = load_checkpoint(model_path, num_classes=store.num_classes)
     model = model.to(device)
@@ -59,8 +69,11 @@ def compute_shard(store_path, model_path, sal_path, explainer: str, params: dict
     ids = ev.ids[start:stop]
     targets = targets_for(model, x, labels, target, batch_size)
     index = torch.arange(start, stop)
-    explainer, variant = split_variant(explainer)
-    copies = VARIANTS.get(variant, 1)
+    explainer, variant = split_variant(name)
+    if variant == "blur":
+        raise HeatcheckError(f"{name!r}: blurred maps are made from the stored maps by blur_saliency, "
+                             "not by an explainer")
+    copies = map_copies(name)
     if variant == "halfmasked":
         from .metrics.objectiveness import apply_half_masks
 
@@ -85,8 +98,9 @@ def compute_shard(store_path, model_path, sal_path, explainer: str, params: dict
     if copies > 1:
         maps = maps.reshape(stop - start, copies, *maps.shape[1:])
         targets = targets[::copies]
-    write_saliency_shard(sal_path, start, maps, shard_size)
+    write_saliency_shard(sal_path, start, maps, shard_size, ids=ev.ids[:n])
     report = {"shard": shard, "start": start, "stop": stop, "seconds": seconds, "explainer": explainer,
+              "array": str(sal_path),
               "images_per_second": (stop - start) / max(seconds, 1e-9), "device": str(device),
               "targets": targets.cpu().tolist(), "ids": ids[::copies]}
     log.info("%s shard %d: %d images in %.2f s", explainer, shard, stop - start, seconds)

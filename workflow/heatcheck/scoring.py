@@ -15,30 +15,55 @@ from . import HeatcheckError
 from .costs import shapley_cell
 from .metrics import make_metric
 from .models import load_checkpoint, normalize
-from .shards import shard_range
-from .store import DatasetStore, open_saliency, read_saliency
+from .runtime import out_of_memory
+from .shards import VARIANTS, shard_range
+from .store import DatasetStore, open_saliency, read_saliency, read_shard_report
 
 log = logging.getLogger(__name__)
 
 
-def score_shard(store_path, model_path, saliency_path, metric: str, params: dict, shard: int,
-                shard_size: int, out_path, *, seed: int = 0, batch_size: int = 256,
-                device: torch.device | None = None, extras: dict | None = None) -> dict:
-    """Score the maps of one shard and write the raw results (``.npz``) to ``out_path``.
+def score_shard(store_path, model_path, report_path, metric: str, params: dict, out_path, *, seed: int = 0,
+                batch_size: int = 256, device: torch.device | None = None, extras: dict | None = None) -> dict:
+    """Score the maps of one saliency shard and write the raw results (``.npz``) to ``out_path``.
 
-    ``extras`` holds the paths of what some metrics need besides the maps: ``shapley`` (the
-    model's Shapley store, for ``shapley_bias``), ``features`` (the feature scale JSON, for
-    ``unexplainable_features``), ``masked`` (the half-masked copies' saliency array, for
-    ``masking_robustness``).
+    ``report_path`` is the saliency shard job's report (``{explainer}.shards/{shard}.json``): the
+    images, targets and array of the maps. ``extras`` holds the paths of what some metrics need
+    besides the maps: ``shapley`` (the model's Shapley shard of the same images, for
+    ``shapley_bias``), ``features`` (the feature scale JSON, for ``unexplainable_features``),
+    ``masked`` (the report of the half-masked copies' shard, for ``masking_robustness``).
+
+    Raises
+    ------
+    HeatcheckError
+        If the maps are stale or damaged (naming the array), a score is not finite (naming the
+        image), or the job runs out of memory (naming ``batch_size``).
     """
-    device = device or torch.device("cpu")
+    with out_of_memory(f"score_metric {metric} of {report_path}", batch_size):
+        return _score_shard(store_path, model_path, report_path, metric, params, out_path, seed, batch_size,
+                            device or torch.device("cpu"), extras or {})
+
+
+def _shard_maps(report_path, ev, copies: int = 1) -> tuple[dict, np.ndarray]:
+    """A saliency shard's report and its maps (``copies`` per image), checked against the dataset's
+    images: a damaged or stale array (deleted/truncated chunks, other images or shape) fails the
+    reader and is invalidated, so that the next run recomputes it instead of scoring NaN or stale
+    maps."""
+    report = read_shard_report(report_path)
+    start, stop = report["start"], report["stop"]
+    if report["ids"] != ev.ids[start:stop]:
+        raise HeatcheckError(f"saliency shard report {report_path} is of images {report['ids'][:3]}..., not the "
+                             f"dataset's {ev.ids[start:start + 3]}... (stale); delete it and rerun")
+    shape = tuple(ev.images.shape[-2:]) if copies == 1 else (copies, *ev.images.shape[-2:])
+    sal = open_saliency(report["array"], shape=shape, ids=ev.ids, repair=True, rows=(start, stop))
+    return report, read_saliency(sal, start, stop, repair=True)
+
+
+def _score_shard(store_path, model_path, report_path, metric, params, out_path, seed, batch_size, device,
+                 extras) -> dict:
     store = DatasetStore(store_path)
     ev = store.split("eval")
-    # a damaged array (deleted/truncated chunks, an older run's shape) fails this job and is
-    # invalidated, so that the next run recomputes it instead of scoring NaN or stale maps
-    sal = open_saliency(saliency_path, shape=tuple(ev.images.shape[-2:]), ids=ev.ids, repair=True)
-    n = sal.shape[0]
-    start, stop = shard_range(shard, shard_size, n)
+    report, maps = _shard_maps(report_path, ev)
+    start, stop = report["start"], report["stop"]
     m = make_metric(metric, params, batch_size=batch_size, seed=seed)
     if m.needs_boxes and ev.boxes is None:
         raise HeatcheckError(f"metric {metric!r} needs object boxes; dataset store {store_path} has none")
@@ -47,11 +72,11 @@ def score_shard(store_path, model_path, saliency_path, metric: str, params: dict
     for p in model.parameters():
         p.requires_grad_(False)
     x = normalize(torch.from_numpy(ev.images[start:stop]).to(device), store.mean, store.std)
-    targets = torch.as_tensor(sal.attrs["targets"][start:stop], device=device)
-    maps = torch.from_numpy(read_saliency(sal, start, stop, repair=True)).to(device)
+    targets = torch.as_tensor(report["targets"], device=device)
+    maps = torch.from_numpy(maps).to(device)
     boxes = ev.boxes[start:stop] if ev.boxes is not None else None
     masks = ev.masks[start:stop] if ev.masks is not None else None
-    kw = _metric_extras(extras or {}, start, stop, device)
+    kw = _metric_extras(extras, ev, start, stop, device)
     t0 = time.perf_counter()
     with torch.no_grad():
         res = m(model, x, maps, targets, index=torch.arange(start, stop), boxes=boxes, masks=masks, **kw)
@@ -72,27 +97,31 @@ def score_shard(store_path, model_path, saliency_path, metric: str, params: dict
         arrays[f"extra_{k}"] = v
     with open(out_path, "wb") as fh:  # file handle: np.savez would append .npz to the name
         np.savez(fh, **arrays)
-    log.info("%s shard %d: %d images in %.2f s", metric, shard, stop - start, seconds)
+    log.info("%s shard %d: %d images in %.2f s", metric, report["shard"], stop - start, seconds)
     return {"seconds": seconds, "n": stop - start}
 
 
 # --- second-paper stores: Shapley estimates and the feature scale, per (dataset, model) ---------
 
 
-def _metric_extras(extras: dict, start: int, stop: int, device) -> dict:
+def _metric_extras(extras: dict, ev, start: int, stop: int, device) -> dict:
     kw = {}
     if "shapley" in extras:
-        g = zarr.open_group(str(extras["shapley"]), mode="r")
-        est = np.asarray(g["estimate"][start:stop])
+        with np.load(extras["shapley"]) as z:
+            if (int(z["start"]), int(z["stop"])) != (start, stop):
+                raise HeatcheckError(f"Shapley shard {extras['shapley']} holds images {int(z['start'])}-"
+                                     f"{int(z['stop']) - 1}, not {start}-{stop - 1} (stale); delete it and rerun")
+            est = np.asarray(z["estimate"])
+            kw["cell"] = int(z["cell"])
         kw["shapley"] = est.reshape(len(est), -1)
-        kw["cell"] = int(g.attrs["cell"])
     if "features" in extras:
         with open(extras["features"]) as fh:
             kw["alpha"] = json.load(fh)["alpha"]
     if "masked" in extras:
-        with open(extras["masked"]) as fh:
-            arr = open_saliency(json.load(fh)["path"], repair=True)
-        kw["masked_saliency"] = torch.from_numpy(read_saliency(arr, start, stop, repair=True)).to(device)
+        report, masked = _shard_maps(extras["masked"], ev, copies=VARIANTS["halfmasked"])
+        if (report["start"], report["stop"]) != (start, stop):
+            raise HeatcheckError(f"half-masked shard {extras['masked']} holds other images than {start}-{stop - 1}")
+        kw["masked_saliency"] = torch.from_numpy(masked).to(device)
     return kw
 
 
@@ -100,11 +129,17 @@ def shapley_shard(store_path, model_path, params: dict, shard: int, shard_size: 
                   max_eval: int | None = None, seed: int = 0, batch_size: int = 256, target: str = "label",
                   device: torch.device | None = None) -> dict:
     """Sampled Shapley values of one shard of eval images (the second paper's reference)."""
+    with out_of_memory(f"compute_shapley shard {shard}", batch_size):
+        return _shapley_shard(store_path, model_path, params, shard, shard_size, out_path, max_eval, seed,
+                              batch_size, target, device or torch.device("cpu"))
+
+
+def _shapley_shard(store_path, model_path, params, shard, shard_size, out_path, max_eval, seed, batch_size, target,
+                   device) -> dict:
     from .saliency import targets_for
     from .shapley import shapley_sampling
     from .shards import n_images
 
-    device = device or torch.device("cpu")
     store = DatasetStore(store_path)
     ev = store.split("eval")
     start, stop = shard_range(shard, shard_size, n_images(store, max_eval))
@@ -138,7 +173,8 @@ def feature_scale(store_path, model_path, out_json, *, max_eval: int | None = No
     n = n_images(store, max_eval)
     model, _ = load_checkpoint(model_path, num_classes=store.num_classes)
     x = normalize(torch.from_numpy(store.split("eval").images[:n]), store.mean, store.std)
-    alpha = float(feature_alpha(model.to(device), x.to(device), batch_size))
+    with out_of_memory("feature_scale", batch_size):
+        alpha = float(feature_alpha(model.to(device), x.to(device), batch_size))
     with open(out_json, "w") as fh:
         json.dump({"alpha": alpha, "n": n}, fh)
     return alpha

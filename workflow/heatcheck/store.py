@@ -12,6 +12,7 @@ only once everything is written: a store without it is from an interrupted run a
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 from pathlib import Path
@@ -134,8 +135,10 @@ class DatasetStore:
 # --- saliency arrays ---------------------------------------------------------------------------
 # results/{dataset}/saliency/{model}/{explainer}.zarr: one zarr array (N, H, W) float32, chunked by
 # shard along N, filled with NaN until a shard job writes its slice. Attributes: the explainer's
-# parameters, the checkpoint's checksum, the package version, and, once every shard is written,
-# the seconds it took and ``complete: true``.
+# parameters, the checkpoint's checksum, the package version, the ``ids`` of the N images, and,
+# once every shard is written, the seconds it took and ``complete: true``. A study that grows
+# (more eval images) grows the array along N: the shard jobs of the new images resize it, the
+# finished chunks stay.
 
 
 def create_saliency(path, n: int, h: int, w: int, chunk: int, attrs: dict, copies: int | None = None) -> None:
@@ -150,11 +153,37 @@ def create_saliency(path, n: int, h: int, w: int, chunk: int, attrs: dict, copie
     arr.attrs.update({**attrs, "heatcheck_version": __version__, "complete": False})
 
 
-def write_saliency_shard(path, start: int, maps: np.ndarray, chunk: int) -> None:
+def resize_saliency(path, ids: list[str]) -> None:
+    """Make the array hold one map per image of ``ids`` (N = ``len(ids)``), keeping the chunks
+    already written, and mark it not complete; nothing is written when it already does.
+
+    The shape and attributes change in one atomic write of the array's metadata (``zarr.json``,
+    whose ``shape`` and ``attributes`` the zarr v3 format defines): concurrent shard jobs of one
+    run, which all resize to the same ``ids``, leave the same file whatever their order, and a
+    reader sees the old metadata or the new, never a mix.
+    """
+    path = Path(path)
+    meta_path = path / "zarr.json"
+    meta = json.loads(meta_path.read_text())
+    attrs = meta.setdefault("attributes", {})
+    ids = [str(i) for i in ids]
+    if meta["shape"][0] == len(ids) and attrs.get("ids") == ids and not attrs.get("complete", False):
+        return
+    meta["shape"][0] = len(ids)
+    attrs.update({"ids": ids, "complete": False})
+    tmp = _tmp_path(meta_path)
+    tmp.write_text(json.dumps(meta, indent=2))
+    os.replace(tmp, meta_path)
+
+
+def write_saliency_shard(path, start: int, maps: np.ndarray, chunk: int, ids: list[str] | None = None) -> None:
     """Write ``maps`` at rows ``start:start+len(maps)``; ``start`` must be chunk-aligned, so that
-    concurrent shard jobs never touch the same chunk file."""
+    concurrent shard jobs never touch the same chunk file. With ``ids`` (the images of all rows),
+    first resize the array to them (:func:`resize_saliency`)."""
     if start % chunk:
         raise ValueError(f"shard start {start} is not aligned to the chunk size {chunk}")
+    if ids is not None:
+        resize_saliency(path, ids)
     arr = zarr.open_array(str(path), mode="r+")
     if maps.shape[1:] != arr.shape[1:] or start + len(maps) > arr.shape[0]:
         raise HeatcheckError(f"saliency array {path} has shape {arr.shape}; cannot write maps of shape "
@@ -194,6 +223,16 @@ def saliency_shard_reports(path) -> Path:
     return Path(path).with_suffix(".shards")
 
 
+def read_shard_report(path) -> dict:
+    """A saliency shard job's report (``{explainer}.shards/{shard}.json``): ``start``, ``stop``,
+    ``ids`` and ``targets`` of its images and the ``array`` it wrote them into."""
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise HeatcheckError(f"saliency shard report {path} is unreadable ({exc}); delete it and rerun") from exc
+
+
 class DamagedSaliencyError(HeatcheckError):
     """A finalized saliency array that changed on disk since: chunk files deleted or truncated,
     or an array of another shape (an older run's)."""
@@ -222,8 +261,8 @@ def _damaged(path: Path, problem: str, shards: list[int] | None, repair: bool) -
 
 
 def open_saliency(path, n: int | None = None, shape: tuple | None = None, ids: list[str] | None = None,
-                  repair: bool = False) -> zarr.Array:
-    """Open a complete saliency array for reading, checking it against expectations.
+                  repair: bool = False, rows: tuple[int, int] | None = None) -> zarr.Array:
+    """Open a saliency array for reading, checking it against expectations.
 
     Parameters
     ----------
@@ -232,6 +271,9 @@ def open_saliency(path, n: int | None = None, shape: tuple | None = None, ids: l
     ids : the dataset's eval image ids; the array's ``ids`` must be their first ``N``
     repair : on damage (see Raises), remove the completeness marker and the damaged shards'
         reports, so that the next Snakemake run recomputes them (the workflow's readers do this)
+    rows : read only rows ``start:stop`` (a score shard job): the array need not be complete
+        (other shards may still be computing, e.g. of images a grown study added), only those
+        rows and the shards with a report must be there
 
     Raises
     ------
@@ -248,7 +290,8 @@ def open_saliency(path, n: int | None = None, shape: tuple | None = None, ids: l
         arr = zarr.open_array(str(path), mode="r")
     except Exception as exc:
         raise _damaged(path, f"unreadable ({exc})", None, repair) from exc
-    if not arr.attrs.get("complete", False):
+    complete = arr.attrs.get("complete", False)
+    if not complete and rows is None:
         raise HeatcheckError(f"saliency array {path} is incomplete (some shards not written)")
     stale = None
     if n is not None and arr.shape[0] != n:
@@ -259,11 +302,18 @@ def open_saliency(path, n: int | None = None, shape: tuple | None = None, ids: l
         stale = f"holds maps of other images than the dataset's first {arr.shape[0]} (stale)"
     elif "ids" in arr.attrs and len(arr.attrs["ids"]) != arr.shape[0]:
         stale = f"has {arr.shape[0]} maps for {len(arr.attrs['ids'])} image ids"
+    elif rows is not None and rows[1] > arr.shape[0]:
+        stale = f"has {arr.shape[0]} maps, fewer than rows {rows[0]}-{rows[1] - 1} (stale)"
     if stale:
         raise _damaged(path, stale, None, repair)
     rest = (0,) * (arr.ndim - 1)
-    missing = [k for k in range(arr.cdata_shape[0])
-               if not (path / arr.metadata.encode_chunk_key((k, *rest))).is_file()]
+    chunk = arr.chunks[0]
+    reports = saliency_shard_reports(path)
+    # a complete array has all its chunks; one still being filled those of its finished shards
+    needed = range(arr.cdata_shape[0]) if complete else sorted(
+        {k for k in range(arr.cdata_shape[0]) if (reports / f"{k}.json").is_file()}
+        | (set(range(rows[0] // chunk, -(-rows[1] // chunk))) if rows else set()))
+    missing = [k for k in needed if not (path / arr.metadata.encode_chunk_key((k, *rest))).is_file()]
     if missing:
         raise _damaged(path, f"the chunk files of shards {missing} are missing", missing, repair)
     return arr

@@ -2,6 +2,8 @@
 from heatcheck.runtime import pick_device, setup
 from heatcheck.scoring import feature_scale
 
+config = snakemake.config
 setup(snakemake.threads, logfile=snakemake.log[0])
-feature_scale(snakemake.input.store, snakemake.input.model, snakemake.output[0], max_eval=snakemake.params.max_eval,
-              batch_size=snakemake.params.batch_size, device=pick_device())
+# the images' digest is the param (alpha is over all studied images); batch_size does not change it
+feature_scale(snakemake.input.store, snakemake.input.model, snakemake.output[0], max_eval=config["max_eval"],
+              batch_size=config["batch_size"], device=pick_device())

@@ -8,7 +8,7 @@ min-max scaled to [0, 1]), the maps the metrics score.
 from __future__ import annotations
 
 import json
-from pathlib import Path
+import time
 
 import numpy as np
 import pandas as pd
@@ -17,7 +17,7 @@ from scipy import ndimage, stats
 from .. import HeatcheckError
 from ..costs import blur_kernel
 from ..postprocess import relu_minmax
-from ..store import create_saliency, finalize_saliency, open_saliency, write_saliency_shard
+from ..store import open_saliency, read_saliency, read_shard_report, write_saliency_shard
 
 
 def blur_maps(maps: np.ndarray, kernel: int, sigma: float) -> np.ndarray:
@@ -38,24 +38,23 @@ def blur_params(params: dict, side: int) -> tuple[int, float]:
     return kernel, sigma
 
 
-def blur_saliency(src_json, out_zarr, out_json, params: dict, chunk: int = 256) -> dict:
-    """Write ``{explainer}+blur``: the blurred copy of a complete saliency array, chunk by chunk,
-    marked complete only at the end (an interrupted run leaves an array readers refuse)."""
-    with open(src_json) as fh:
-        src = open_saliency(json.load(fh)["path"])
-    n, h, w = src.shape
-    kernel, sigma = blur_params(params, h)
-    attrs = {k: v for k, v in src.attrs.items() if k not in ("complete", "heatcheck_version")}
-    attrs.setdefault("explainer", Path(out_zarr).stem)
-    attrs.update({"variant": "blur", "blur": {"kernel": kernel, "sigma": sigma}})
-    create_saliency(out_zarr, n, h, w, chunk, attrs)
-    for start in range(0, n, chunk):
-        write_saliency_shard(out_zarr, start, blur_maps(src[start:start + chunk], kernel, sigma), chunk)
-    finalize_saliency(out_zarr, {})
-    summary = {"path": str(out_zarr), "source": str(src_json), "n": n, "kernel": kernel, "sigma": sigma}
-    with open(out_json, "w") as fh:
-        json.dump(summary, fh, indent=1)
-    return summary
+def blur_shard(src_report, out_array, out_report, params: dict) -> dict:
+    """One shard of ``{explainer}+blur``: the blurred copy of the maps of the source shard whose
+    report is ``src_report``, written into ``out_array`` (created by ``init_saliency``), resized
+    like the source to its images, and this shard's report ``out_report`` (the same images and
+    targets; finalize_saliency marks the array complete)."""
+    src = read_shard_report(src_report)
+    start, stop = src["start"], src["stop"]
+    arr = open_saliency(src["array"], rows=(start, stop), repair=True)
+    kernel, sigma = blur_params(params, arr.shape[-1])
+    t0 = time.perf_counter()
+    maps = blur_maps(read_saliency(arr, start, stop, repair=True), kernel, sigma)
+    write_saliency_shard(out_array, start, maps, arr.chunks[0], ids=list(arr.attrs["ids"]))
+    report = {**{k: src[k] for k in ("shard", "start", "stop", "ids", "targets")}, "array": str(out_array),
+              "source": str(src_report), "kernel": kernel, "sigma": sigma, "seconds": time.perf_counter() - t0}
+    with open(out_report, "w") as fh:
+        json.dump(report, fh, indent=1)
+    return report
 
 
 def gini(maps: np.ndarray) -> np.ndarray:

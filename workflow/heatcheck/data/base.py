@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -93,8 +94,45 @@ def boxes_from_masks(masks: np.ndarray) -> np.ndarray:
 
 
 def split_indices(n: int, n_eval: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """A seeded random train / eval partition of ``range(n)`` (each part sorted)."""
+    """A seeded random train / eval partition of ``range(n)``.
+
+    The eval part is the first ``n_eval`` entries of one seeded permutation, in that order, so a
+    bigger ``n_eval`` keeps the smaller one's eval images as its first ones (and takes the added
+    ones from the train part, which is sorted).
+    """
     if not 0 < n_eval < n:
         raise HeatcheckError(f"n_eval must be between 1 and {n - 1} for {n} images, got {n_eval}")
     perm = np.random.default_rng(seed).permutation(n)
-    return np.sort(perm[n_eval:]), np.sort(perm[:n_eval])
+    return np.sort(perm[n_eval:]), perm[:n_eval]
+
+
+def _hash(*arrays) -> "hashlib._Hash":
+    h = hashlib.sha256()
+    for a in arrays:
+        if a is not None:
+            a = np.ascontiguousarray(a)
+            h.update(f"{a.dtype}{a.shape}".encode())
+            h.update(a.tobytes())
+    return h
+
+
+def image_digests(split: Split) -> list[str]:
+    """A digest per image of its id, pixels, label, boxes and mask: equal digests, same image."""
+    out = []
+    for i, id_ in enumerate(split.ids):
+        h = _hash(split.images[i], split.labels[i:i + 1],
+                  None if split.boxes is None else split.boxes[i],
+                  None if split.masks is None else split.masks[i])
+        h.update(id_.encode())
+        out.append(h.hexdigest()[:16])
+    return out
+
+
+def model_digest(loaded: Loaded) -> str:
+    """A digest of what a model trained or wrapped for this dataset depends on: the train split
+    (where there is one), the class names, the normalization and the image shape."""
+    train = loaded.splits.get("train")
+    h = _hash(*(() if train is None else (train.images, train.labels)),
+              np.asarray(loaded.mean, np.float64), np.asarray(loaded.std, np.float64))
+    h.update(repr((list(loaded.class_names), loaded.splits["eval"].images.shape[1:])).encode())
+    return h.hexdigest()[:16]

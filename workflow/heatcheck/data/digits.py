@@ -21,7 +21,9 @@ class Digits(DatasetKind):
     size : int
         Output side in pixels (bilinear upsampling of the 8x8 scans).
     n_eval : int
-        Held-out images (a seeded random subset); the rest is the train split.
+        Held-out images (a seeded random subset, ids ``digits-<scan index>``); the rest is the
+        train split. A bigger ``n_eval`` keeps the smaller one's eval images first and moves the
+        added ones out of the train split (so the models are trained anew).
     seed : int
         Seed of the split.
     ink_threshold : float

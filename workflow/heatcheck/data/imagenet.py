@@ -47,7 +47,9 @@ class ImageNet(DatasetKind):
         Class list file, one wnid per line (then optionally a name); None is the shipped list
         of the 100 classes of the coherency paper.
     images_per_class : int or None
-        The first N images of each class in sorted file order (None: all).
+        The first N images of each class in sorted file order (None: all). The eval split takes
+        them round robin over the classes: every class's first image, then every class's
+        second, and so on.
     resize, size : int
         Short side after resizing and side of the centre crop.
     skip_corrupt : bool
@@ -77,14 +79,18 @@ class ImageNet(DatasetKind):
         # 1. the file list, labels and annotations, all checked before any image is decoded
         by_class, layout = self._list(root, box_dir, set(classes))
         n_max = p["images_per_class"]
-        files = []
+        per_class = []
         for c in classes:
             found = by_class.get(c, [])
             if not found:
                 folder = root / c if layout == "class folders" else root
                 raise HeatcheckError(f"imagenet class {c} (from {self._classes_file()}) has no "
                                      f"images in {folder}")
-            files += [(f, c) for f in (found if n_max is None else found[:int(n_max)])]
+            per_class.append([(f, c) for f in (found if n_max is None else found[:int(n_max)])])
+        # round robin over the classes (each class's first image, then each one's second, ...):
+        # a bigger images_per_class appends images and keeps the order of the others, and the
+        # first N images (max_eval) are balanced over the classes
+        files = [g[rank] for rank in range(max(map(len, per_class))) for g in per_class if rank < len(g)]
         xmls = [(box_dir or f.parent) / f"{f.stem}.xml" for f, _ in files]
         have = [x.is_file() for x in xmls]
         with_boxes = any(have)

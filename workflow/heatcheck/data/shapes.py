@@ -16,6 +16,10 @@ import numpy as np
 from .base import DATASETS, DatasetKind, Loaded, Split, boxes_from_masks
 
 CLASSES = ["circle", "square", "triangle", "cross", "ring", "diamond"]
+#: the splits, in the order that numbers them in the generators' seeds
+SPLITS = ("train", "eval")
+#: what a generator draws (the second-to-last word of its seed): an image, or a block's labels
+_IMAGE, _LABELS = 0, 1
 
 
 def shape_mask(kind: str, yy: np.ndarray, xx: np.ndarray, cy: float, cx: float, r: float,
@@ -104,7 +108,9 @@ class Shapes(DatasetKind):
     size : int
         Image side in pixels (32, CIFAR-sized, by default).
     n_train, n_eval : int
-        Images per split (balanced over the classes).
+        Images per split. Classes are balanced per block of 6 consecutive images, and image
+        ``i`` of a split (pixels, label, mask) depends only on ``seed`` and ``i``: a bigger
+        ``n_eval`` adds images after the others, and the train split never depends on ``n_eval``.
     seed : int
         Seed of the generator; the same seed gives the same images.
     distractors : [int, int]
@@ -118,18 +124,23 @@ class Shapes(DatasetKind):
 
     def load(self) -> Loaded:
         p = self.params
-        size, seed = int(p["size"]), int(p["seed"])
-        splits = {}
-        for offset, (split, n) in enumerate((("train", p["n_train"]), ("eval", p["n_eval"]))):
-            rng = np.random.default_rng([seed, offset])
-            labels = np.arange(n) % len(CLASSES)
-            rng.shuffle(labels)
-            images = np.empty((n, 3, size, size), dtype=np.float32)
-            masks = np.empty((n, size, size), dtype=bool)
-            for i, lab in enumerate(labels):
-                images[i], masks[i] = render(rng, int(lab), size, tuple(p["distractors"]), int(p["clutter"]))
-            splits[split] = Split(images, labels, [f"shapes-{split}-{i:06d}" for i in range(n)],
-                                  boxes_from_masks(masks), masks)
+        splits = {name: self._split(name, int(p[f"n_{name}"])) for name in SPLITS}
         mean = tuple(float(v) for v in splits["train"].images.mean(axis=(0, 2, 3)))
         std = tuple(float(v) for v in splits["train"].images.std(axis=(0, 2, 3)))
-        return Loaded(splits, list(CLASSES), mean, std, {"seed": seed})
+        return Loaded(splits, list(CLASSES), mean, std, {"seed": int(p["seed"])})
+
+    def _split(self, name: str, n: int) -> Split:
+        # Every image is drawn from its own generator, seeded by (seed, split, index), and labels
+        # are balanced per block of len(CLASSES) consecutive images: image i is the same in a
+        # study of any size, so growing n_eval appends images and keeps the others.
+        p = self.params
+        size, seed, split = int(p["size"]), int(p["seed"]), SPLITS.index(name)
+        k = len(CLASSES)
+        blocks = [np.random.default_rng([seed, split, _LABELS, b]).permutation(k) for b in range(-(-n // k))]
+        labels = np.concatenate(blocks or [np.empty(0, np.int64)])[:n].astype(np.int64)
+        images = np.empty((n, 3, size, size), dtype=np.float32)
+        masks = np.empty((n, size, size), dtype=bool)
+        for i, lab in enumerate(labels):
+            rng = np.random.default_rng([seed, split, _IMAGE, i])
+            images[i], masks[i] = render(rng, int(lab), size, tuple(p["distractors"]), int(p["clutter"]))
+        return Split(images, labels, [f"shapes-{name}-{i:06d}" for i in range(n)], boxes_from_masks(masks), masks)
