@@ -270,6 +270,10 @@ METRIC_EXTRAS = {
     },
 }
 METRIC_NAMES = PER_EXPLAINER_METRICS or ["__none__"]
+#: metrics that make no model pass (0 passes per map with their parameters, any image side):
+#: scored by the local rule score_metric_light, the others by score_metric (GPU, cluster job)
+LIGHT_METRICS = [m for m in PER_EXPLAINER_METRICS if metric_passes(m, config["metrics"][m], 224) == 0]
+PASS_METRICS = [m for m in PER_EXPLAINER_METRICS if m not in LIGHT_METRICS]
 CURVE_METRICS = [m for m in config["metrics"] if m in ("insertion", "deletion")] or ["__none__"]
 
 

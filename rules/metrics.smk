@@ -3,6 +3,9 @@
 
 
 rule score_metric:
+    # metrics that make model passes; those that make none are score_metric_light
+    wildcard_constraints:
+        metric="|".join(PASS_METRICS or ["__none__"]),
     input:
         unpack(metric_extra_inputs),
         store=ancient("results/{dataset}/images.zarr"),
@@ -14,6 +17,7 @@ rule score_metric:
     output:
         "results/{dataset}/scores/{metric}/{model}/{explainer}.shards/{shard}.npz",
     params:
+        precision=config["passes"]["precision"],
         metric=metric_params,
         shard_size=config["shard_size"],
         seed=config["seed"],
@@ -29,8 +33,23 @@ rule score_metric:
         gpu=1,
         mem_mb=metric_mem_mb,
         runtime=metric_runtime,
-    script:
-        "../workflow/scripts/score_metric.py"
+    run:
+        # in a thread of Snakemake's process under force-use-threads (heatcheck.jobs): no
+        # interpreter start-up per job; on a cluster, a job step of its own
+        from heatcheck.jobs import score_metric
+
+        score_metric(input, output, params, wildcards, threads, log, config)
+
+
+use rule score_metric as score_metric_light with:
+    # metrics that make no model pass (pointing game, relevance mass/rank, Shapley bias, masking
+    # robustness): no GPU and no cluster job of their own; they run in Snakemake's process
+    wildcard_constraints:
+        metric="|".join(LIGHT_METRICS or ["__none__"]),
+    localrule: True
+    resources:
+        mem_mb=metric_mem_mb,
+        runtime=10,
 
 
 rule merge_scores:
@@ -110,6 +129,7 @@ rule compute_shapley:
     output:
         "results/{dataset}/shapley/{model}.shards/{shard}.npz",
     params:
+        precision=config["passes"]["precision"],
         shapley=config["metrics"].get("shapley_bias", {}),
         shard_size=config["shard_size"],
         seed=config["seed"],
@@ -126,8 +146,12 @@ rule compute_shapley:
         gpu=1,
         mem_mb=metric_mem_mb,
         runtime=shapley_runtime,
-    script:
-        "../workflow/scripts/compute_shapley.py"
+    run:
+        # in a thread of Snakemake's process under force-use-threads (heatcheck.jobs): no
+        # interpreter start-up per job; on a cluster, a job step of its own
+        from heatcheck.jobs import compute_shapley
+
+        compute_shapley(input, output, params, wildcards, threads, log, config)
 
 
 rule merge_shapley:
@@ -155,6 +179,7 @@ rule feature_scale:
     output:
         "results/{dataset}/features/{model}.json",
     params:
+        precision=config["passes"]["precision"],
         # alpha is over all studied images: more images change it (and the scores that use it)
         images=studied_images,
     conda:
@@ -166,8 +191,12 @@ rule feature_scale:
         gpu=1,
         mem_mb=metric_mem_mb,
         runtime=30,
-    script:
-        "../workflow/scripts/feature_scale.py"
+    run:
+        # in a thread of Snakemake's process under force-use-threads (heatcheck.jobs): no
+        # interpreter start-up per job; on a cluster, a job step of its own
+        from heatcheck.jobs import feature_scale
+
+        feature_scale(input, output, params, wildcards, threads, log, config)
 
 
 rule mutual_verification:
@@ -184,9 +213,15 @@ rule mutual_verification:
         "../envs/environment.yaml"
     log:
         "results/{dataset}/logs/mutual_verification/{model}.log",
+    # no model pass: in Snakemake's process, no cluster job of its own
+    localrule: True
     threads: 1
     resources:
         mem_mb=metric_mem_mb,
         runtime=30,
-    script:
-        "../workflow/scripts/mutual_verification.py"
+    run:
+        # in a thread of Snakemake's process under force-use-threads (heatcheck.jobs): no
+        # interpreter start-up per job; on a cluster, a job step of its own
+        from heatcheck.jobs import mutual_verification
+
+        mutual_verification(input, output, params, wildcards, threads, log, config)

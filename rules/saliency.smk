@@ -54,6 +54,7 @@ rule compute_saliency:
     output:
         "results/{dataset}/saliency/{model}/{explainer}.shards/{shard}.json",
     params:
+        precision=config["passes"]["precision"],
         explainer=explainer_params,
         shard_size=config["shard_size"],
         seed=config["seed"],
@@ -70,8 +71,12 @@ rule compute_saliency:
         gpu=1,
         mem_mb=saliency_mem_mb,
         runtime=saliency_runtime,
-    script:
-        "../workflow/scripts/compute_saliency.py"
+    run:
+        # in a thread of Snakemake's process under force-use-threads (heatcheck.jobs): no
+        # interpreter start-up per job; on a cluster, a job step of its own
+        from heatcheck.jobs import compute_saliency
+
+        compute_saliency(input, output, params, wildcards, threads, log, config)
 
 
 rule blur_saliency:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -13,6 +14,7 @@ from tqdm import tqdm
 
 from . import HeatcheckError
 from .explainers import EXPLAINERS, check_finite, make_explainer
+from .precision import full_precision, prepare_model
 from .models import load_checkpoint, normalize
 from .runtime import out_of_memory
 from .shards import copies as map_copies, n_images, shard_range, split_variant
@@ -39,7 +41,7 @@ def background_images(store: DatasetStore, count: int, seed: int) -> torch.Tenso
 
 def compute_shard(store_path, model_path, sal_path, explainer: str, params: dict, shard: int,
                   shard_size: int, *, max_eval: int | None = None, seed: int = 0, batch_size: int = 256,
-                  target: str = "label", device: torch.device | None = None, report_path=None) -> dict:
+                  target: str = "label", device: torch.device | None = None, report_path=None, passes: dict | None = None) -> dict:
     """Explain the images of one shard of the studied eval images (all, or the first
     ``max_eval``) and write them into the saliency array, resizing it to the studied images.
 
@@ -51,17 +53,17 @@ def compute_shard(store_path, model_path, sal_path, explainer: str, params: dict
     """
     with out_of_memory(f"compute_saliency {explainer} shard {shard}", batch_size):
         return _compute_shard(store_path, model_path, sal_path, explainer, params, shard, shard_size, max_eval,
-                              seed, batch_size, target, device or torch.device("cpu"), report_path)
+                              seed, batch_size, target, device or torch.device("cpu"), report_path, passes)
 
 
 def _compute_shard(store_path, model_path, sal_path, name, params, shard, shard_size, max_eval, seed, batch_size,
-                   target, device, report_path) -> dict:
+                   target, device, report_path, passes=None) -> dict:
     store = DatasetStore(store_path)
     ev = store.split("eval")
     n = n_images(store, max_eval)
     start, stop = shard_range(shard, shard_size, n)
     model, meta = load_checkpoint(model_path, num_classes=store.num_classes)
-    model = model.to(device)
+    model = prepare_model(model.to(device), **(passes or {}))
     for p in model.parameters():
         p.requires_grad_(False)
     x = normalize(torch.from_numpy(ev.images[start:stop]).to(device), store.mean, store.std)
@@ -91,7 +93,8 @@ def _compute_shard(store_path, model_path, sal_path, name, params, shard, shard_
     t0 = time.perf_counter()
     maps = []
     for i in tqdm(range(0, len(x), per), desc=f"{explainer} shard {shard}", unit="chunk", mininterval=2):
-        maps.append(expl.attribute(x[i:i + per], targets[i:i + per], index=index[i:i + per]).detach().cpu())
+        with full_precision(model) if cls.full_precision else contextlib.nullcontext():
+            maps.append(expl.attribute(x[i:i + per], targets[i:i + per], index=index[i:i + per]).detach().cpu())
     maps = torch.cat(maps).numpy().astype(np.float32)
     seconds = time.perf_counter() - t0
     check_finite(maps, ids, explainer)

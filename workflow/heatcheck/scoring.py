@@ -14,6 +14,7 @@ import zarr
 from . import HeatcheckError
 from .costs import shapley_cell
 from .metrics import make_metric
+from .precision import prepare_model
 from .models import load_checkpoint, normalize
 from .runtime import out_of_memory
 from .shards import VARIANTS, shard_range
@@ -23,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def score_shard(store_path, model_path, report_path, metric: str, params: dict, out_path, *, seed: int = 0,
-                batch_size: int = 256, device: torch.device | None = None, extras: dict | None = None) -> dict:
+                batch_size: int = 256, device: torch.device | None = None, extras: dict | None = None, passes: dict | None = None) -> dict:
     """Score the maps of one saliency shard and write the raw results (``.npz``) to ``out_path``.
 
     ``report_path`` is the saliency shard job's report (``{explainer}.shards/{shard}.json``): the
@@ -40,7 +41,7 @@ def score_shard(store_path, model_path, report_path, metric: str, params: dict, 
     """
     with out_of_memory(f"score_metric {metric} of {report_path}", batch_size):
         return _score_shard(store_path, model_path, report_path, metric, params, out_path, seed, batch_size,
-                            device or torch.device("cpu"), extras or {})
+                            device or torch.device("cpu"), extras or {}, passes)
 
 
 def _shard_maps(report_path, ev, copies: int = 1) -> tuple[dict, np.ndarray]:
@@ -59,7 +60,7 @@ def _shard_maps(report_path, ev, copies: int = 1) -> tuple[dict, np.ndarray]:
 
 
 def _score_shard(store_path, model_path, report_path, metric, params, out_path, seed, batch_size, device,
-                 extras) -> dict:
+                 extras, passes=None) -> dict:
     store = DatasetStore(store_path)
     ev = store.split("eval")
     report, maps = _shard_maps(report_path, ev)
@@ -68,7 +69,7 @@ def _score_shard(store_path, model_path, report_path, metric, params, out_path, 
     if m.needs_boxes and ev.boxes is None:
         raise HeatcheckError(f"metric {metric!r} needs object boxes; dataset store {store_path} has none")
     model, _ = load_checkpoint(model_path, num_classes=store.num_classes)
-    model = model.to(device)
+    model = prepare_model(model.to(device), **(passes or {}))
     for p in model.parameters():
         p.requires_grad_(False)
     x = normalize(torch.from_numpy(ev.images[start:stop]).to(device), store.mean, store.std)
@@ -127,15 +128,15 @@ def _metric_extras(extras: dict, ev, start: int, stop: int, device) -> dict:
 
 def shapley_shard(store_path, model_path, params: dict, shard: int, shard_size: int, out_path, *,
                   max_eval: int | None = None, seed: int = 0, batch_size: int = 256, target: str = "label",
-                  device: torch.device | None = None) -> dict:
+                  device: torch.device | None = None, passes: dict | None = None) -> dict:
     """Sampled Shapley values of one shard of eval images (the second paper's reference)."""
     with out_of_memory(f"compute_shapley shard {shard}", batch_size):
         return _shapley_shard(store_path, model_path, params, shard, shard_size, out_path, max_eval, seed,
-                              batch_size, target, device or torch.device("cpu"))
+                              batch_size, target, device or torch.device("cpu"), passes)
 
 
 def _shapley_shard(store_path, model_path, params, shard, shard_size, out_path, max_eval, seed, batch_size, target,
-                   device) -> dict:
+                   device, passes=None) -> dict:
     from .saliency import targets_for
     from .shapley import shapley_sampling
     from .shards import n_images
@@ -144,7 +145,7 @@ def _shapley_shard(store_path, model_path, params, shard, shard_size, out_path, 
     ev = store.split("eval")
     start, stop = shard_range(shard, shard_size, n_images(store, max_eval))
     model, _ = load_checkpoint(model_path, num_classes=store.num_classes)
-    model = model.to(device)
+    model = prepare_model(model.to(device), **(passes or {}))
     x = normalize(torch.from_numpy(ev.images[start:stop]).to(device), store.mean, store.std)
     targets = targets_for(model, x, torch.from_numpy(ev.labels[start:stop]).to(device), target, batch_size)
     cell = shapley_cell(params, x.shape[-1])
@@ -163,7 +164,7 @@ def _shapley_shard(store_path, model_path, params, shard, shard_size, out_path, 
 
 
 def feature_scale(store_path, model_path, out_json, *, max_eval: int | None = None, batch_size: int = 256,
-                  device: torch.device | None = None) -> float:
+                  device: torch.device | None = None, passes: dict | None = None) -> float:
     """alpha = 1 / E_I ||f_I - E f|| over the studied eval images (eq. 4 of the second paper)."""
     from .metrics.objectiveness import feature_alpha
     from .shards import n_images
@@ -174,7 +175,7 @@ def feature_scale(store_path, model_path, out_json, *, max_eval: int | None = No
     model, _ = load_checkpoint(model_path, num_classes=store.num_classes)
     x = normalize(torch.from_numpy(store.split("eval").images[:n]), store.mean, store.std)
     with out_of_memory("feature_scale", batch_size):
-        alpha = float(feature_alpha(model.to(device), x.to(device), batch_size))
+        alpha = float(feature_alpha(prepare_model(model.to(device), **(passes or {})), x.to(device), batch_size))
     with open(out_json, "w") as fh:
         json.dump({"alpha": alpha, "n": n}, fh)
     return alpha

@@ -49,6 +49,9 @@ class Explainer:
     #: runs its passes in fp32 whatever the ``precision`` setting (its rules trace the model or
     #: compare outputs exactly: see :func:`heatcheck.precision.full_precision`)
     full_precision: bool = False
+    #: traces the model with torch.fx, which patches ``nn.Module.__call__`` for the whole process
+    #: while it traces: such jobs never share a process with other jobs (:mod:`heatcheck.jobs`)
+    traces_model: bool = False
 
     def __init__(self, model: nn.Module, *, batch_size: int = 256, seed: int = 0,
                  background: torch.Tensor | None = None, mean=None, std=None, **params):

@@ -145,6 +145,7 @@ class LRP(Explainer):
     """
 
     full_precision = True
+    traces_model = True
 
     def __init__(self, model, *, mean=None, std=None, **kw):
         super().__init__(model, **kw)
@@ -356,6 +357,7 @@ class DeepSHAP(Explainer):
     """
 
     full_precision = True
+    traces_model = True
 
     needs_background = True
 

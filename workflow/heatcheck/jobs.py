@@ -1,0 +1,93 @@
+"""The bodies of the model-pass rules, run by their ``run:`` blocks.
+
+A ``script:`` rule starts a new interpreter per job, which then imports torch, zarr and the
+explainer libraries and loads the checkpoint: 5-7 s per job here, before the first pass, which
+dominated the default study (hundreds of shard jobs). A ``run:`` rule executes in a thread of
+Snakemake's own process when the profile sets ``force-use-threads`` (the local profile does), so
+those imports happen once per run. On a cluster each job is still its own process (Snakemake's
+job step), with the same code and the same results.
+
+Every function takes Snakemake's job objects (``input``, ``output``, ``params``, ``wildcards``,
+``threads``, ``log``, ``config``) and calls the package, inside
+:func:`heatcheck.runtime.in_process_job` (torch threads = the rule's threads, a per-thread log).
+``batch_size`` and ``max_eval`` come from the config, never from params: a batch size does not
+change a result and must not rerun it; ``max_eval`` changes which shards exist, not what one holds.
+"""
+
+from __future__ import annotations
+
+from .runtime import in_process_job, pick_device
+
+
+def _log(log):
+    return log[0] if len(log) else None
+
+
+def _in_child(fn_name: str, threads: int, logfile, args: tuple, kwargs: dict):
+    """Run ``heatcheck.<module>.<fn>`` in this (child) process, set up like a script job."""
+    import importlib
+
+    from .runtime import setup
+
+    setup(threads, logfile=logfile)
+    module, _, fn = fn_name.rpartition(".")
+    kwargs["device"] = pick_device()
+    return getattr(importlib.import_module(module), fn)(*args, **kwargs)
+
+
+def _call(fn_name: str, threads: int, logfile, *args, own_process: bool = False, **kwargs):
+    """Call the package function ``fn_name`` for a job: in this thread, or, for work that must not
+    share a process with other jobs (``own_process``) when other jobs may run beside it (this is
+    not the main thread), in a fresh child process (start-up paid by these jobs only)."""
+    import threading
+
+    if own_process and threading.current_thread() is not threading.main_thread():
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        args = tuple(str(a) if isinstance(a, str) else a for a in args)  # Snakemake's file objects
+        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return pool.submit(_in_child, fn_name, threads, logfile, args, kwargs).result()
+    import importlib
+
+    module, _, fn = fn_name.rpartition(".")
+    with in_process_job(threads, logfile):
+        return getattr(importlib.import_module(module), fn)(*args, device=pick_device(), **kwargs)
+
+
+def compute_saliency(input, output, params, wildcards, threads, log, config) -> None:
+    from .explainers import EXPLAINERS
+    from .shards import split_variant
+
+    cls = EXPLAINERS.get(split_variant(wildcards.explainer)[0])
+    _call("heatcheck.saliency.compute_shard", threads, _log(log), input.store, input.model, input.array,
+          wildcards.explainer, params.explainer, int(wildcards.shard), params.shard_size,
+          own_process=cls.traces_model, max_eval=config["max_eval"], seed=params.seed,
+          batch_size=config["batch_size"], target=params.target, report_path=output[0],
+          passes=dict(config.get("passes") or {}))
+
+
+def score_metric(input, output, params, wildcards, threads, log, config) -> None:
+    extras = {k: input[k] for k in ("shapley", "features", "masked") if k in input.keys()}
+    _call("heatcheck.scoring.score_shard", threads, _log(log), input.store, input.model, input.saliency,
+          wildcards.metric, params.metric, output[0], seed=params.seed, batch_size=config["batch_size"],
+          extras=extras, passes=dict(config.get("passes") or {}))
+
+
+def compute_shapley(input, output, params, wildcards, threads, log, config) -> None:
+    _call("heatcheck.scoring.shapley_shard", threads, _log(log), input.store, input.model, params.shapley,
+          int(wildcards.shard), params.shard_size, output[0], max_eval=config["max_eval"], seed=params.seed,
+          batch_size=config["batch_size"], target=params.target, passes=dict(config.get("passes") or {}))
+
+
+def feature_scale(input, output, params, wildcards, threads, log, config) -> None:
+    _call("heatcheck.scoring.feature_scale", threads, _log(log), input.store, input.model, output[0],
+          max_eval=config["max_eval"], batch_size=config["batch_size"], passes=dict(config.get("passes") or {}))
+
+
+def mutual_verification(input, output, params, wildcards, threads, log, config) -> None:
+    from .scoring import mutual_verification_tables
+
+    with in_process_job(threads, _log(log)):
+        mutual_verification_tables(dict(input.items()), wildcards.dataset, wildcards.model, output.matrix,
+                                   output.table)
