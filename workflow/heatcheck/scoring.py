@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import zarr
 
 from . import HeatcheckError
 from .costs import shapley_cell
@@ -17,6 +16,7 @@ from .metrics import make_metric
 from .models import load_checkpoint, normalize
 from .shards import shard_range
 from .store import DatasetStore, open_saliency, read_saliency
+from .tables import read_shapley
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +82,8 @@ def score_shard(store_path, model_path, saliency_path, metric: str, params: dict
 def _metric_extras(extras: dict, start: int, stop: int, device) -> dict:
     kw = {}
     if "shapley" in extras:
-        g = zarr.open_group(str(extras["shapley"]), mode="r")
-        est = np.asarray(g["estimate"][start:stop])
+        est, kw["cell"] = read_shapley(extras["shapley"], start, stop, repair=True)
         kw["shapley"] = est.reshape(len(est), -1)
-        kw["cell"] = int(g.attrs["cell"])
     if "features" in extras:
         with open(extras["features"]) as fh:
             kw["alpha"] = json.load(fh)["alpha"]

@@ -194,7 +194,43 @@ def saliency_shard_reports(path) -> Path:
     return Path(path).with_suffix(".shards")
 
 
-class DamagedSaliencyError(HeatcheckError):
+class DamagedFileError(HeatcheckError):
+    """A result file or store that cannot be read as its writer wrote it: truncated, unreadable,
+    chunk files missing, or lacking what its writer always writes."""
+
+
+def damaged_file(path, what: str, problem: str, repair: bool) -> DamagedFileError:
+    """The error for a damaged result ``path`` (a ``what``: "score shard", "score table", ...);
+    with ``repair``, first remove it (a file, or a store's folder), so that the next Snakemake run
+    recomputes it, and nothing else, from the files it was made from."""
+    path = Path(path)
+    if not repair:
+        return DamagedFileError(f"{what} {path} is damaged: {problem}; delete it and rerun snakemake to "
+                                f"recompute it")
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+    return DamagedFileError(f"{what} {path} is damaged: {problem}; removed it: rerun snakemake to recompute it")
+
+
+def check_exists(path, what: str) -> Path:
+    """``path``, or an error naming it (e.g. removed as damaged by another job of the same run)."""
+    path = Path(path)
+    if not path.exists():
+        raise HeatcheckError(f"{what} {path} does not exist; rerun snakemake to recompute it")
+    return path
+
+
+def missing_chunks(arr: zarr.Array, path) -> list[int]:
+    """Indices along the first axis of the chunks of ``arr`` (stored at ``path``) whose files are
+    missing: zarr would read them as the fill value without a word."""
+    rest = (0,) * (arr.ndim - 1)
+    return [k for k in range(arr.cdata_shape[0])
+            if not (Path(path) / arr.metadata.encode_chunk_key((k, *rest))).is_file()]
+
+
+class DamagedSaliencyError(DamagedFileError):
     """A finalized saliency array that changed on disk since: chunk files deleted or truncated,
     or an array of another shape (an older run's)."""
 
@@ -261,9 +297,7 @@ def open_saliency(path, n: int | None = None, shape: tuple | None = None, ids: l
         stale = f"has {arr.shape[0]} maps for {len(arr.attrs['ids'])} image ids"
     if stale:
         raise _damaged(path, stale, None, repair)
-    rest = (0,) * (arr.ndim - 1)
-    missing = [k for k in range(arr.cdata_shape[0])
-               if not (path / arr.metadata.encode_chunk_key((k, *rest))).is_file()]
+    missing = missing_chunks(arr, path)
     if missing:
         raise _damaged(path, f"the chunk files of shards {missing} are missing", missing, repair)
     return arr
