@@ -92,7 +92,7 @@ def all_targets():
     if REPORT_ONLY:
         return report_targets()
     models = [f"results/{d}/models/{m}.pt" for d, m in study(config)]
-    return models + saliency_targets() + score_targets() + [path for *_, path in products()]
+    return models + saliency_targets() + score_targets() + [path for *_, path in products()] + [scored_inputs]
 
 
 def figure_targets():
@@ -304,6 +304,28 @@ def score_targets():
     if not config["metrics"] or not config["explainers"]:
         return []
     return expand("results/{dataset}/scores.parquet", dataset=DATASETS)
+
+
+def scored_inputs(wildcards):
+    """What score tables are made of, every one a target of `all`: the per-(metric, model,
+    explainer) tables and curves that collect_scores reads, and what the score jobs read besides
+    the images and models (the saliency arrays' markers, Shapley stores, feature scales). Snakemake
+    remakes a missing file only when a target needs it: a file removed as damaged, or lost with a
+    failed job, would otherwise stay missing behind the up-to-date scores.parquet."""
+    if not score_targets():
+        return []
+    from snakemake.iocontainers import Wildcards
+
+    found = []
+    for d in DATASETS:
+        found += dataset_score_tables(Wildcards(fromdict={"dataset": d}))
+        found += dataset_curves(Wildcards(fromdict={"dataset": d}))
+        for metric in dataset_metrics(d):
+            for m in config["datasets"][d]["models"]:
+                for e in metric_explainers(config, metric):
+                    w = Wildcards(fromdict={"dataset": d, "model": m, "explainer": e, "metric": metric})
+                    found += [f"results/{d}/saliency/{m}/{e}.json", *metric_extra_inputs(w).values()]
+    return list(dict.fromkeys(found))
 
 
 # --- tables, figures and the report ----------------------------------------------------------------
