@@ -276,3 +276,15 @@ def test_truncated_score_table_fails_collect_naming_it(scored, tmp_path):
     with pytest.raises(DamagedFileError, match=rf"score table {tables[1]} is damaged: unreadable .*removed it"):
         collect(tables, tmp_path / "all.parquet", tmp_path / "summary.csv")
     assert tables[0].exists() and not tables[1].exists() and not (tmp_path / "all.parquet").exists()
+
+
+def test_damaged_feature_scale_is_named_and_removed(scored, tmp_path):
+    from heatcheck.store import DamagedFileError
+
+    d, arr, _, _ = scored
+    scale = tmp_path / "f.json"
+    scale.write_text('{"alpha": 0.')  # cut off
+    with pytest.raises(DamagedFileError, match=r"feature scale .*f.json is damaged: unreadable \(JSONDecodeError"):
+        score_shard(d / "images.zarr", d / "m.pt", arr, "unexplainable_features", {"taus": [0.05]}, 0, 4,
+                    tmp_path / "u.npz", extras={"features": scale})
+    assert not scale.exists() and not (tmp_path / "u.npz").exists()

@@ -104,3 +104,19 @@ def test_stale_array_of_another_run_is_removed_for_recomputation(tmp_path):
         open_saliency(path, shape=(16, 16), repair=True)
     assert not path.exists() and not (tmp_path / "saliency/m/grad.shards").exists()
     assert not (tmp_path / "saliency/m/grad.json").exists()
+
+
+def test_reading_removes_a_damaged_file_only_for_errors_about_its_content(tmp_path):
+    from heatcheck.store import DamagedFileError, reading
+
+    path = tmp_path / "t.csv"
+    path.write_text("a\n")
+    for error in (MemoryError(), PermissionError("denied"), HeatcheckError("ours")):
+        with pytest.raises(type(error)):
+            with reading(path, "table", repair=True):
+                raise error
+        assert path.exists()
+    with pytest.raises(DamagedFileError, match=r"table .*t.csv is damaged: unreadable \(ValueError: bad\); removed it"):
+        with reading(path, "table", repair=True):
+            raise ValueError("bad")
+    assert not path.exists()

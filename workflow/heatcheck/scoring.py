@@ -15,7 +15,7 @@ from .costs import shapley_cell
 from .metrics import make_metric
 from .models import load_checkpoint, normalize
 from .shards import shard_range
-from .store import DatasetStore, open_saliency, read_saliency
+from .store import DatasetStore, check_exists, open_saliency, read_saliency, reading
 from .tables import read_shapley
 
 log = logging.getLogger(__name__)
@@ -85,8 +85,9 @@ def _metric_extras(extras: dict, start: int, stop: int, device) -> dict:
         est, kw["cell"] = read_shapley(extras["shapley"], start, stop, repair=True)
         kw["shapley"] = est.reshape(len(est), -1)
     if "features" in extras:
-        with open(extras["features"]) as fh:
-            kw["alpha"] = json.load(fh)["alpha"]
+        path = check_exists(extras["features"], "feature scale")
+        with reading(path, "feature scale", repair=True), open(path) as fh:
+            kw["alpha"] = float(json.load(fh)["alpha"])
     if "masked" in extras:
         with open(extras["masked"]) as fh:
             arr = open_saliency(json.load(fh)["path"], repair=True)

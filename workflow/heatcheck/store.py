@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -212,6 +213,20 @@ def damaged_file(path, what: str, problem: str, repair: bool) -> DamagedFileErro
     else:
         path.unlink(missing_ok=True)
     return DamagedFileError(f"{what} {path} is damaged: {problem}; removed it: rerun snakemake to recompute it")
+
+
+@contextmanager
+def reading(path, what: str, repair: bool):
+    """A block that reads ``path`` (a ``what``): an error raised there means the file is damaged
+    (:func:`damaged_file`), as zip, zlib, json, pyarrow, pandas and zarr each raise their own types
+    for a truncated or foreign file; but not our own errors, nor a lack of memory or permission,
+    which say nothing of the file's content."""
+    try:
+        yield
+    except (HeatcheckError, MemoryError, PermissionError):
+        raise
+    except Exception as exc:
+        raise damaged_file(path, what, f"unreadable ({type(exc).__name__}: {exc})", repair) from exc
 
 
 def check_exists(path, what: str) -> Path:

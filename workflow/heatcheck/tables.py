@@ -16,7 +16,7 @@ import pandas as pd
 import zarr
 
 from . import HeatcheckError, __version__
-from .store import DatasetStore, check_exists, damaged_file, missing_chunks
+from .store import DatasetStore, check_exists, damaged_file, missing_chunks, reading
 
 #: what the merges read of each kind of shard file (``scoring.score_shard`` / ``shapley_shard``);
 #: a shard lacking one is damaged
@@ -48,13 +48,10 @@ def read_shard(path, what: str = "score shard", repair: bool = False, keys: tupl
         writes, or holds another number of images than its ``start`` and ``stop`` say.
     """
     path = check_exists(path, what)
-    try:
-        with np.load(path) as z:
-            shard = {k: z[k] for k in z.files}
+    with reading(path, what, repair), np.load(path) as z:
+        shard = {k: z[k] for k in z.files}
         if "meta" in shard:
             shard["meta"] = json.loads(str(shard["meta"]))
-    except Exception as exc:  # zipfile, zlib, numpy and json each raise their own types
-        raise damaged_file(path, what, f"unreadable ({type(exc).__name__}: {exc})", repair) from exc
     lacking = [k for k in (*SHARD_KEYS[what], *keys) if k not in shard]
     if lacking:
         raise damaged_file(path, what, f"it lacks the arrays {lacking}", repair)
@@ -92,10 +89,8 @@ def read_parquet_table(path, what: str = "score table", repair: bool = False) ->
     ``collect_scores``); an unreadable (e.g. truncated) one is damaged, and with ``repair``
     removed so that the next Snakemake run rewrites it."""
     path = check_exists(path, what)
-    try:
+    with reading(path, what, repair):
         return pd.read_parquet(path)
-    except Exception as exc:  # pyarrow raises several types for a truncated or foreign file
-        raise damaged_file(path, what, f"unreadable ({type(exc).__name__}: {exc})", repair) from exc
 
 
 def merge_scores(shard_paths, store_path, dataset: str, model: str, explainer: str, out_parquet) -> pd.DataFrame:
@@ -149,21 +144,16 @@ def read_curves(path, repair: bool = False) -> tuple[np.ndarray, list[str]]:
     score shards."""
     what = "curve store"
     path = check_exists(path, what)
-    try:
+    with reading(path, what, repair):
         arr = zarr.open_array(str(path), mode="r")
         configs = [str(c) for c in arr.attrs["configs"]]
-    except Exception as exc:  # zarr and json raise several types for a damaged store
-        raise damaged_file(path, what, f"unreadable ({type(exc).__name__}: {exc})", repair) from exc
     if arr.ndim != 3 or arr.shape[1] != len(configs):
         raise damaged_file(path, what, f"it has shape {arr.shape} for {len(configs)} configurations", repair)
     missing = missing_chunks(arr, path)
     if missing:
         raise damaged_file(path, what, f"the chunk files {missing} (along images) are missing", repair)
-    try:
-        data = arr[:]
-    except Exception as exc:  # a truncated chunk fails to decompress
-        raise damaged_file(path, what, f"unreadable ({type(exc).__name__}: {exc})", repair) from exc
-    return data, configs
+    with reading(path, what, repair):  # a truncated chunk fails to decompress
+        return arr[:], configs
 
 
 def bootstrap_ci(values: np.ndarray, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> tuple[float, float]:
@@ -217,18 +207,14 @@ def read_shapley(path, start: int, stop: int, repair: bool = False) -> tuple[np.
     merges it again from the Shapley shards."""
     what = "Shapley store"
     path = check_exists(path, what)
-    try:
+    with reading(path, what, repair):
         g = zarr.open_group(str(path), mode="r")
         est, cell = g["estimate"], int(g.attrs["cell"])
-    except Exception as exc:  # zarr raises several types for a damaged store
-        raise damaged_file(path, what, f"unreadable ({type(exc).__name__}: {exc})", repair) from exc
     if est.ndim != 3 or est.shape[0] < stop:
         raise damaged_file(path, what, f"its estimate has shape {est.shape}, not one row for each of images "
                                        f"0-{stop - 1}", repair)
     missing = missing_chunks(est, path / "estimate")
     if missing:
         raise damaged_file(path, what, f"the chunk files {missing} of its estimate are missing", repair)
-    try:
+    with reading(path, what, repair):  # a truncated chunk fails to decompress
         return np.asarray(est[start:stop]), cell
-    except Exception as exc:  # a truncated chunk fails to decompress
-        raise damaged_file(path, what, f"unreadable ({type(exc).__name__}: {exc})", repair) from exc

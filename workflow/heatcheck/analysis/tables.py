@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..store import check_exists, damaged_file
+from ..store import check_exists, damaged_file, reading
 from ..tables import read_parquet_table
 
 
@@ -38,10 +38,8 @@ def read_table(path, repair: bool = False, **read_csv) -> pd.DataFrame:
     if last != b"\n":
         problem = "it is empty" if not size else "its last line is cut off (no final line break)"
         raise damaged_file(path, "table", problem, repair)
-    try:
+    with reading(path, "table", repair):
         return pd.read_csv(path, **read_csv)
-    except Exception as exc:  # pandas' parser and the decoder raise several types
-        raise damaged_file(path, "table", f"unreadable ({type(exc).__name__}: {exc})", repair) from exc
 
 
 def write_table(table: pd.DataFrame, out_csv, logfile=None) -> None:
