@@ -68,32 +68,6 @@ def accuracy_files(wildcards):
     )
 
 
-def figure_targets():
-    """Every figure (and the tables they draw) the config supports, per dataset."""
-    names = ["samples"]
-    metrics = config["metrics"]
-    if config["explainers"]:
-        names += ["saliency_examples", "relevance_kde"]
-        if [m for m in metrics if m != "mutual_verification"]:
-            names += ["internal_consistency", "inter_method", "rankings"]
-        if "average_drop" in metrics:
-            names.append("average_drop_binarized")
-        if set(metrics) & {"insertion", "deletion"}:
-            names.append("curves")
-        if BLURRED:
-            names.append("blur_examples")
-            if set(metrics) & set(BLUR_METRICS):
-                names.append("blur_study")
-            if set(metrics) & set(BLUR_METRICS) & {"insertion", "deletion"}:
-                names.append("blur_curves")
-        names += [f for m, f in (("shapley_bias", "shapley_bias"), ("mutual_verification",
-                                 "mutual_verification")) if m in metrics]
-    figs = expand("results/{dataset}/figures/{name}.png", dataset=DATASETS, name=names)
-    if config["explainers"] and "masking_robustness" in metrics:
-        figs += expand("results/{dataset}/tables/non_robustness.csv", dataset=DATASETS)
-    return figs
-
-
 #: the matplotlib style file, an input of every plot rule, so that editing it redraws the figures
 #: (and nothing else)
 FIGURE_STYLE = config["figures"]["style"] or str(
@@ -127,8 +101,18 @@ def mutual_verification_matrices(wildcards):
 
 
 def all_targets():
+    """The targets of `all`: models, saliency arrays, score tables and every table and figure (with
+    --report, only the reported files that exist: see report_targets)."""
+    if REPORT_ONLY:
+        return report_targets()
     models = [f"results/{d}/models/{m}.pt" for d, m in study(config)]
-    return models + saliency_targets() + score_targets() + figure_targets()
+    return models + saliency_targets() + score_targets() + [path for *_, path in products()] + [scored_inputs]
+
+
+def figure_targets():
+    """Every table and figure the config supports (the target `figures`; with --report, only the
+    reported files that exist)."""
+    return report_targets() if REPORT_ONLY else [path for *_, path in products()]
 
 
 # --- saliency ------------------------------------------------------------------------------------
@@ -384,3 +368,164 @@ def score_targets():
         # the merged Shapley stores too: the scores read the Shapley shards, not the merged store
         tables += [f"results/{d}/shapley/{m}.zarr" for d, m in study(config)]
     return tables
+
+
+def scored_inputs(wildcards):
+    """What score tables are made of, every one a target of `all`: the per-(metric, model,
+    explainer) tables and curves that collect_scores reads, and what the score jobs read besides
+    the images and models (the saliency arrays' markers, Shapley stores, feature scales). Snakemake
+    remakes a missing file only when a target needs it: a file removed as damaged, or lost with a
+    failed job, would otherwise stay missing behind the up-to-date scores.parquet."""
+    if not score_targets():
+        return []
+    from snakemake.iocontainers import Wildcards
+
+    found = []
+    for d in DATASETS:
+        found += dataset_score_tables(Wildcards(fromdict={"dataset": d}))
+        found += dataset_curves(Wildcards(fromdict={"dataset": d}))
+        for metric in dataset_metrics(d):
+            for m in config["datasets"][d]["models"]:
+                for e in metric_explainers(config, metric):
+                    w = Wildcards(fromdict={"dataset": d, "model": m, "explainer": e, "metric": metric})
+                    found += [f"results/{d}/saliency/{m}/{e}.json", *metric_extra_inputs(w).values()]
+    return list(dict.fromkeys(found))
+
+
+# --- tables, figures and the report ----------------------------------------------------------------
+from functools import cache  # noqa: E402
+
+from snakemake.exceptions import WorkflowError  # noqa: E402
+from snakemake.io import get_wildcard_names, is_flagged, remove_flag, strip_wildcard_constraints  # noqa: E402
+
+#: folders of results/{dataset}/ that hold products: every output of a rule there, and every output
+#: marked report(), is a target of `all`. The list is read from the rules, so that a new table or
+#: figure rule cannot be left out; figures are never read by another rule.
+PRODUCT_FOLDERS = ("tables", "figures")
+
+
+def product_conditions():
+    """Config conditions of the rules that make tables or figures for some studies only. Every
+    other rule applies, and a rule applies only if the rules making its (non-function) inputs do."""
+    metrics = set(config["metrics"])
+    explained = bool(config["explainers"])
+    curves = explained and metrics & set(CURVE_METRICS)
+    blurred = metrics & set(BLUR_METRICS) if BLURRED else set()
+    return {
+        "collect_scores": explained and metrics,
+        "sparsity": explained,
+        "plot_saliency_examples": explained,
+        "internal_consistency": PER_EXPLAINER_METRICS,
+        "inter_method": PER_EXPLAINER_METRICS,
+        "rankings": PER_EXPLAINER_METRICS,
+        "binarized_average_drop": "average_drop" in metrics,
+        "mean_curves": curves,
+        "blur_study": blurred,
+        "plot_blur_examples": BLURRED,
+        "plot_blur_curves": curves and blurred & set(CURVE_METRICS),
+        "plot_shapley_bias": "shapley_bias" in metrics,
+        "mutual_verification": explained and "mutual_verification" in metrics,
+        "plot_mutual_verification": explained and "mutual_verification" in metrics,
+        "non_robustness_table": "masking_robustness" in metrics,
+    }
+
+
+def _static_inputs(rule):
+    return [str(f) for f in rule.input if isinstance(f, str) and not f.is_callable()]
+
+
+def _folder(pattern):
+    """The folder of results/{dataset}/ that ``pattern`` lies in."""
+    parts = Path(strip_wildcard_constraints(str(pattern))).parts
+    return parts[2] if len(parts) > 3 and parts[0] == "results" else None
+
+
+def _is_figure(pattern):
+    return _folder(pattern) == "figures"
+
+
+def _is_product(output):
+    return is_flagged(output, "report") or _folder(output) in PRODUCT_FOLDERS
+
+
+def products():
+    """(rule, job, output, path) of every table and figure (an output in PRODUCT_FOLDERS or marked
+    report()) of the rules that apply to the config: ``output`` is the rule's output pattern,
+    ``job`` tells the rule's jobs apart (their dataset and model)."""
+    rules = {r.name: r for r in workflow.rules}
+    conditions = product_conditions()
+    unknown = sorted(set(conditions) - set(rules))
+    if unknown:
+        raise WorkflowError(f"product_conditions (rules/common.smk) names rules that do not exist: {unknown}")
+    producers = {strip_wildcard_constraints(str(f)): n for n, r in rules.items() for f in r.output}
+    # (target rules such as `all` have no outputs)
+    figures_read = sorted(p for r in rules.values() if r.output for p in _static_inputs(r) if _is_figure(p))
+    if figures_read:
+        raise WorkflowError(f"rules read the figures {figures_read}: the report relies on figures being read by "
+                            f"no rule (only tables are)")
+
+    def applies(name):
+        upstream = {producers[p] for p in _static_inputs(rules[name]) if p in producers} - {name}
+        return bool(conditions.get(name, True)) and all(applies(r) for r in upstream)
+
+    found = []
+    for name, r in rules.items():
+        outputs = [f for f in r.output if _is_product(f)]
+        if not outputs or not applies(name):
+            continue
+        for f in outputs:
+            pattern = strip_wildcard_constraints(str(f))
+            names = set(get_wildcard_names(pattern))
+            if not names <= {"dataset", "model"}:
+                raise WorkflowError(f"cannot tell which {pattern} (rule {name}) to make; tables and figures "
+                                    f"are made per dataset and model only")
+            jobs = study(config) if "model" in names else [(d, None) for d in DATASETS]
+            found += [(name, job, f, pattern.format(dataset=job[0], model=job[1])) for job in jobs]
+    return found
+
+
+def _report_only():
+    """Whether Snakemake was started to write the report only (--report without --report-after-run).
+    Snakemake's API does not tell a Snakefile, so its command line is read with its own parser."""
+    if not workflow.is_main_process or not any(a.startswith("--report") for a in sys.argv[1:]):
+        return False
+    from snakemake.cli import get_argument_parser
+
+    try:
+        args, _ = get_argument_parser().parse_known_args(sys.argv[1:])
+    except SystemExit:  # not Snakemake's command line
+        return False
+    return args.report is not None and not args.report_after_run
+
+
+REPORT_ONLY = _report_only()
+
+
+@cache
+def report_targets():
+    """With --report: the files marked report() that exist, so that a partly finished study gets a
+    report of what it has; what is left out is logged.
+
+    A job whose outputs feed other rules (a table's) is in the report's graph whenever something
+    downstream of it is reported, and Snakemake refuses a report in which a marked file is missing:
+    so a table that is missing for one dataset or model loses its report() mark for all of them.
+    Figures are read by no rule: a missing one only leaves out its own job's files."""
+    found = [(name, job, f, path) for name, job, f, path in products() if is_flagged(f, "report")]
+    rules = {r.name: r for r in workflow.rules}
+    missing = [path for *_, path in found if not Path(path).exists()]
+    leaves = {name for name, *_ in found if all(_is_figure(f) for f in rules[name].output)}
+    unmarked = {(name, str(f)) for name, _, f, path in found if path in missing and name not in leaves}
+    incomplete = {(name, job) for name, job, _, path in found if path in missing and name in leaves}
+    for name, _, f, _ in found:
+        if (name, str(f)) in unmarked:
+            remove_flag(f, "report")
+    targets = [path for name, job, f, path in found
+               if (name, str(f)) not in unmarked and (name, job) not in incomplete]
+    left_out = sorted({path for *_, path in found} - set(targets) - set(missing))
+    if missing:
+        logger.warning(f"report: {len(missing)} outputs are missing and not in the report (run the workflow to make "
+                       f"them): {', '.join(missing)}")
+    if left_out:
+        logger.warning(f"report: left out with them (the same table of another dataset or model, or another "
+                       f"output of the same job, is missing): {', '.join(left_out)}")
+    return list(targets)

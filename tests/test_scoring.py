@@ -199,3 +199,116 @@ def test_out_of_memory_in_a_metric_or_shapley_job_names_batch_size(scored, tmp_p
     with pytest.raises(HeatcheckError, match=r"compute_shapley shard 0 ran out of memory with batch_size 16"):
         shapley_shard(d / "images.zarr", d / "m.pt", {"samples": 2, "cell": 8}, 0, 4, tmp_path / "s.npz", batch_size=16)
     assert not (tmp_path / "x.npz").exists() and not (tmp_path / "s.npz").exists()
+
+
+# --- damaged results: named, removed (so that the next run recomputes them), nothing else lost ----
+
+
+def _copies(paths, d: Path) -> list[Path]:
+    """Copies of ``paths`` in ``d`` (the module's shards stay intact for the other tests)."""
+    out = []
+    for p in paths:
+        out.append(d / p.name)
+        out[-1].write_bytes(p.read_bytes())
+    return out
+
+
+def _truncate(path: Path, keep: float = 0.5) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+
+
+def test_truncated_score_shard_is_named_and_removed_alone(scored, tmp_path):
+    from heatcheck.store import DamagedFileError
+
+    d, _, _, shards = scored
+    copies = _copies(shards, tmp_path)
+    _truncate(copies[1])
+    with pytest.raises(DamagedFileError, match=rf"score shard {copies[1]} is damaged: unreadable \(BadZipFile"
+                                               r".*removed it: rerun snakemake"):
+        merge_scores(copies, d / "images.zarr", "shapes", "lenet", "edge", tmp_path / "t.parquet")
+    assert [p.exists() for p in copies] == [True, False, True] and not (tmp_path / "t.parquet").exists()
+    # a shard that lacks what its writer writes, or holds another number of images, is damaged too
+    with np.load(shards[0]) as z:
+        arrays = {k: z[k] for k in z.files}
+    np.savez(tmp_path / "nocurves.npz", **{k: v for k, v in arrays.items() if k != "curves"})
+    np.savez(tmp_path / "rows.npz", **{**arrays, "stop": np.array(7)})
+    with pytest.raises(HeatcheckError) as exc:
+        merge_curves([tmp_path / "nocurves.npz", tmp_path / "rows.npz"], tmp_path / "c.zarr")
+    assert "nocurves.npz is damaged: it lacks the arrays ['curves']" in str(exc.value)
+    assert "rows.npz is damaged: it holds 4 images, its range 0-7 has 7" in str(exc.value)  # both named at once
+    assert not (tmp_path / "nocurves.npz").exists() and not (tmp_path / "rows.npz").exists()
+    with pytest.raises(HeatcheckError, match=r"score shard .*1.npz does not exist; rerun snakemake"):
+        merge_scores(copies, d / "images.zarr", "shapes", "lenet", "edge", tmp_path / "t.parquet")
+
+
+def test_truncated_shapley_shard_and_store_are_named_and_removed(scored, tmp_path):
+    from heatcheck.scoring import shapley_shard
+    from heatcheck.store import DamagedFileError
+    from heatcheck.tables import merge_shapley, read_shapley
+
+    d, _, _, _ = scored
+    params = {"samples": 2, "cell": 8, "antithetic": False, "output": "prob"}
+    shards = [tmp_path / f"sh{s}.npz" for s in range(3)]
+    for s, p in enumerate(shards):
+        shapley_shard(d / "images.zarr", d / "m.pt", params, s, 4, p, seed=2)
+    store = tmp_path / "shapley.zarr"
+    merge_shapley(shards, store, params)
+    est, cell = read_shapley(store, 4, 8)
+    assert cell == 8 and np.array_equal(est, zarr.open_group(str(store), mode="r")["estimate"][4:8])
+    (store / "estimate" / "c" / "0" / "0" / "0").unlink()
+    with pytest.raises(DamagedFileError, match=r"Shapley store .*shapley.zarr is damaged: the chunk files \[0\] "
+                                               r"of its estimate are missing; removed it"):
+        read_shapley(store, 0, 4, repair=True)
+    assert not store.exists() and all(p.exists() for p in shards)  # merged again from the shards next run
+    _truncate(shards[2])
+    with pytest.raises(DamagedFileError, match=r"Shapley shard .*sh2.npz is damaged: unreadable"):
+        merge_shapley(shards, store, params)
+    assert [p.exists() for p in shards] == [True, True, False]
+
+
+def test_damaged_curve_store_is_named_and_removed(scored, tmp_path):
+    from heatcheck.analysis.curves import mean_curves
+    from heatcheck.store import DamagedFileError
+    from heatcheck.tables import read_curves
+
+    d, _, _, shards = scored
+    stores = [tmp_path / "deletion" / "lenet" / f"{e}.zarr" for e in ("edge", "grad", "rise")]
+    for s in stores:
+        merge_curves(shards, s)
+    data, configs = read_curves(stores[0])
+    assert data.shape == (10, 3, 6) and configs[0] == "mean+pixel"
+    (stores[1] / "c" / "0" / "0" / "0").unlink()  # zarr alone would read it as zeros
+    chunk = stores[2] / "c" / "0" / "0" / "0"
+    _truncate(chunk, 0.2)
+    with pytest.raises(HeatcheckError) as exc:
+        mean_curves(stores)
+    msg = str(exc.value)
+    assert f"curve store {stores[1]} is damaged: the chunk files [0] (along images) are missing; removed it" in msg
+    assert f"curve store {stores[2]} is damaged: unreadable" in msg
+    assert [s.exists() for s in stores] == [True, False, False]
+
+
+def test_truncated_score_table_fails_collect_naming_it(scored, tmp_path):
+    from heatcheck.store import DamagedFileError
+
+    d, _, _, shards = scored
+    tables = [tmp_path / f"{e}.parquet" for e in ("a", "b")]
+    for t in tables:
+        merge_scores(shards, d / "images.zarr", "shapes", "lenet", "edge", t)
+    _truncate(tables[1])
+    with pytest.raises(DamagedFileError, match=rf"score table {tables[1]} is damaged: unreadable .*removed it"):
+        collect(tables, tmp_path / "all.parquet", tmp_path / "summary.csv")
+    assert tables[0].exists() and not tables[1].exists() and not (tmp_path / "all.parquet").exists()
+
+
+def test_damaged_feature_scale_is_named_and_removed(scored, tmp_path):
+    from heatcheck.store import DamagedFileError
+
+    d, arr, _, _ = scored
+    scale = tmp_path / "f.json"
+    scale.write_text('{"alpha": 0.')  # cut off
+    with pytest.raises(DamagedFileError, match=r"feature scale .*f.json is damaged: unreadable \(JSONDecodeError"):
+        score_shard(d / "images.zarr", d / "m.pt", report(d / "r", 0), "unexplainable_features", {"taus": [0.05]},
+                    tmp_path / "u.npz", extras={"features": scale})
+    assert not scale.exists() and not (tmp_path / "u.npz").exists()

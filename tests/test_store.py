@@ -127,3 +127,19 @@ def test_resize_keeps_chunks_and_a_shard_reader_needs_only_finished_shards(tmp_p
     (path / "c" / "1" / "0" / "0").unlink()
     with pytest.raises(DamagedSaliencyError, match=r"the chunk files of shards \[1\] are missing"):
         open_saliency(path, rows=(0, 4))
+
+
+def test_reading_removes_a_damaged_file_only_for_errors_about_its_content(tmp_path):
+    from heatcheck.store import DamagedFileError, reading
+
+    path = tmp_path / "t.csv"
+    path.write_text("a\n")
+    for error in (MemoryError(), PermissionError("denied"), HeatcheckError("ours")):
+        with pytest.raises(type(error)):
+            with reading(path, "table", repair=True):
+                raise error
+        assert path.exists()
+    with pytest.raises(DamagedFileError, match=r"table .*t.csv is damaged: unreadable \(ValueError: bad\); removed it"):
+        with reading(path, "table", repair=True):
+            raise ValueError("bad")
+    assert not path.exists()

@@ -1,8 +1,9 @@
-"""Resume after a kill, determinism, what a changed parameter reruns, and a damaged saliency store.
+"""Resume after a kill, determinism, what a changed parameter reruns, and damaged results (a saliency
+store, a score shard, a score table).
 
 One small study (``resume.yaml``: 12 images in 3 shards, 2 explainers, 2 metrics) is run
 (1) without interruption, (2) killed with SIGKILL mid-run (Snakemake and its jobs) and resumed in
-another directory, (3) damaged after completion (a copy of (1)) and rerun. The runs are shared
+another directory, (3) damaged after completion (copies of (1)) and rerun. The runs are shared
 between the tests (module-scoped fixtures).
 """
 
@@ -326,3 +327,77 @@ def test_next_run_recomputes_the_damaged_shard_only_and_restores_the_results(ful
     assert a.tobytes() == open_saliency(work / RES / "saliency/lenet/grad.zarr")[:].tobytes()
     pd.testing.assert_frame_equal(pd.read_parquet(full / RES / "scores.parquet"),
                                   pd.read_parquet(work / RES / "scores.parquet"), check_exact=True)
+
+
+# --- 5. a damaged score shard or score table is named, removed and recomputed alone ------------------
+
+SHARD = RES / "scores/deletion/lenet/grad.shards/1.npz"  # read by that table's merge and the curves'
+TABLE = RES / "scores/average_drop/lenet/grad.parquet"
+
+
+@pytest.fixture(scope="module")
+def damaged_scores(full, tmp_path_factory):
+    """A copy of the full run with SHARD truncated, TABLE truncated with its mtime kept (so that
+    only reading it shows the damage) and tables/sparsity.csv (independent of both) deleted, run
+    three times. Returns the folder and, before the runs and after each, the run, the mtimes of
+    every score and curve file, and whether SHARD, TABLE and the sparsity table existed."""
+    work = tmp_path_factory.mktemp("damaged_scores") / "w"
+    shutil.copytree(full, work, symlinks=True)
+    kept = (work / TABLE).stat()
+    for p in (work / SHARD, work / TABLE):
+        data = p.read_bytes()
+        p.write_bytes(data[: len(data) // 2])
+    os.utime(work / TABLE, ns=(kept.st_atime_ns, kept.st_mtime_ns))
+    (work / RES / "tables/sparsity.csv").unlink()
+
+    def state(proc=None):
+        files = [p for d in ("scores", "curves") for p in (work / RES / d).rglob("*") if p.is_file()]
+        return {"proc": proc, "mtimes": mtimes(files), "shard": (work / SHARD).exists(),
+                "table": (work / TABLE).exists(), "sparsity": (work / RES / "tables/sparsity.csv").exists()}
+
+    return work, [state()] + [state(run_snakemake(work, RESUME, check=check)) for check in (False, False, True)]
+
+
+def changed(work: Path, before: dict, after: dict) -> tuple[set[str], set[str]]:
+    """Score and curve files (relative to results/shapes) written, and removed, between two states."""
+    b, a = before["mtimes"], after["mtimes"]
+    rel = lambda paths: {str(p.relative_to(work / RES)) for p in paths}  # noqa: E731
+    return rel(p for p in a if a[p] != b.get(p)), rel(p for p in b if p not in a)
+
+
+def test_truncated_score_shard_fails_its_merges_naming_it(damaged_scores):
+    work, (before, first, *_) = damaged_scores
+    out = first["proc"].stdout + first["proc"].stderr
+    assert first["proc"].returncode != 0
+    assert f"score shard {SHARD} is damaged: unreadable (BadZipFile" in out
+    # the shard is removed, so that the next run recomputes it; besides, only the outputs of the
+    # two failed merges are gone (Snakemake's doing), and under keep-going the rest was made
+    written, removed = changed(work, before, first)
+    assert not first["shard"] and first["table"] and first["sparsity"]
+    assert {p for p in removed if not p.startswith("curves/deletion/lenet/grad.zarr/")} == {
+        str(SHARD.relative_to(RES)), "scores/deletion/lenet/grad.parquet"}
+    assert not written
+
+
+def test_next_run_recomputes_the_shard_only_then_names_the_truncated_table(damaged_scores):
+    work, (_, first, second, _) = damaged_scores
+    out = second["proc"].stdout + second["proc"].stderr
+    written, _ = changed(work, first, second)
+    assert {p for p in written if p.endswith(".npz")} == {str(SHARD.relative_to(RES))}
+    assert {"scores/deletion/lenet/grad.parquet", "curves/deletion/lenet/grad.zarr/zarr.json"} <= written
+    assert second["proc"].returncode != 0
+    assert f"score table {TABLE} is damaged: unreadable" in out
+    assert not second["table"] and second["shard"]
+
+
+def test_third_run_rewrites_the_table_only_and_restores_the_results(full, damaged_scores):
+    work, (_, _, second, third) = damaged_scores
+    written, removed = changed(work, second, third)
+    assert not removed
+    assert {p for p in written if p.endswith(".npz") or p.count("/") > 1} == {str(TABLE.relative_to(RES))}, written
+    pd.testing.assert_frame_equal(pd.read_parquet(full / RES / "scores.parquet"),
+                                  pd.read_parquet(work / RES / "scores.parquet"), check_exact=True)
+    for e in EXPLAINERS:
+        a, b = (zarr.open_array(str(w / RES / f"curves/deletion/lenet/{e}.zarr"), mode="r")[:] for w in (full, work))
+        assert a.tobytes() == b.tobytes(), e
+    assert "Nothing to be done" in run_snakemake(work, RESUME, "-n").stdout

@@ -1,6 +1,7 @@
 """The tiny study end to end through Snakemake, and config errors stopping it before any job."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -137,6 +138,42 @@ def test_nothing_to_do_on_rerun(tiny_run):
     work, _ = tiny_run
     proc = run_snakemake(work, TINY, "-n")
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def test_tables_deleted_by_hand_are_rebuilt(tiny_run):
+    work, _ = tiny_run
+    tables = work / "results" / "shapes" / "tables"
+    # tables read by figures that exist (one of them not marked for the report): Snakemake alone
+    # would never rebuild them
+    deleted = ["agreement.csv", "mean_curves.csv"]
+    for name in deleted:
+        (tables / name).unlink()
+    dry = run_snakemake(work, TINY, "-n").stdout
+    for rule in ("rankings", "mean_curves"):
+        assert f"rule {rule}:" in dry, rule
+    run_snakemake(work, TINY)
+    assert all((tables / name).stat().st_size > 100 for name in deleted)
+    assert "Nothing to be done" in run_snakemake(work, TINY, "-n").stdout
+
+
+def test_report_of_a_partly_finished_study_lists_what_is_missing(tiny_run):
+    work, _ = tiny_run
+    res = work / "results" / "shapes"
+    # a figure, and a table a figure still on disk was drawn from (its rule's job is in the report's graph)
+    missing = ["figures/blur_study.png", "tables/rankings.csv"]
+    for name in missing:
+        (res / name).unlink()
+    proc = run_snakemake(work, TINY, "--report", "partial.html")
+    out = proc.stdout + proc.stderr
+    assert "report: 2 outputs are missing and not in the report" in out
+    assert all(f"results/shapes/{name}" in out for name in missing)
+    added = re.findall(r"^Adding (\S+) \(", out, re.M)
+    assert {"blur_study.png", "rankings.csv"}.isdisjoint(added)
+    assert {"rankings.png", "agreement.csv", "blur_study.csv", "inter_method.png", "summary.csv"} <= set(added)
+    html = (work / "partial.html").read_text(errors="ignore")
+    assert "inter_method.png" in html and "Reliability" in html
+    run_snakemake(work, TINY)  # the study finished again, for the tests after this one
+    assert all((res / name).exists() for name in missing)
 
 
 def test_figures_target_redraws_without_recomputing(tiny_run):

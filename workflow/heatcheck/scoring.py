@@ -9,7 +9,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import zarr
 
 from . import HeatcheckError
 from .costs import shapley_cell
@@ -18,7 +17,7 @@ from .precision import prepare_model
 from .models import load_checkpoint, normalize
 from .runtime import out_of_memory
 from .shards import VARIANTS, shard_range
-from .store import DatasetStore, open_saliency, read_saliency, read_shard_report
+from .store import DatasetStore, check_exists, open_saliency, read_saliency, read_shard_report, reading
 
 log = logging.getLogger(__name__)
 
@@ -108,16 +107,19 @@ def _score_shard(store_path, model_path, report_path, metric, params, out_path, 
 def _metric_extras(extras: dict, ev, start: int, stop: int, device) -> dict:
     kw = {}
     if "shapley" in extras:
-        with np.load(extras["shapley"]) as z:
-            if (int(z["start"]), int(z["stop"])) != (start, stop):
-                raise HeatcheckError(f"Shapley shard {extras['shapley']} holds images {int(z['start'])}-"
-                                     f"{int(z['stop']) - 1}, not {start}-{stop - 1} (stale); delete it and rerun")
+        path = check_exists(extras["shapley"], "Shapley shard")
+        with reading(path, "Shapley shard", repair=True), np.load(path) as z:
+            span = (int(z["start"]), int(z["stop"]))
             est = np.asarray(z["estimate"])
             kw["cell"] = int(z["cell"])
+        if span != (start, stop):
+            raise HeatcheckError(f"Shapley shard {path} holds images {span[0]}-{span[1] - 1}, not "
+                                 f"{start}-{stop - 1} (stale); delete it and rerun")
         kw["shapley"] = est.reshape(len(est), -1)
     if "features" in extras:
-        with open(extras["features"]) as fh:
-            kw["alpha"] = json.load(fh)["alpha"]
+        path = check_exists(extras["features"], "feature scale")
+        with reading(path, "feature scale", repair=True), open(path) as fh:
+            kw["alpha"] = float(json.load(fh)["alpha"])
     if "masked" in extras:
         report, masked = _shard_maps(extras["masked"], ev, copies=VARIANTS["halfmasked"])
         if (report["start"], report["stop"]) != (start, stop):

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -223,17 +224,67 @@ def saliency_shard_reports(path) -> Path:
     return Path(path).with_suffix(".shards")
 
 
-def read_shard_report(path) -> dict:
-    """A saliency shard job's report (``{explainer}.shards/{shard}.json``): ``start``, ``stop``,
-    ``ids`` and ``targets`` of its images and the ``array`` it wrote them into."""
+class DamagedFileError(HeatcheckError):
+    """A result file or store that cannot be read as its writer wrote it: truncated, unreadable,
+    chunk files missing, or lacking what its writer always writes."""
+
+
+def damaged_file(path, what: str, problem: str, repair: bool) -> DamagedFileError:
+    """The error for a damaged result ``path`` (a ``what``: "score shard", "score table", ...);
+    with ``repair``, first remove it (a file, or a store's folder), so that the next Snakemake run
+    recomputes it, and nothing else, from the files it was made from."""
+    path = Path(path)
+    if not repair:
+        return DamagedFileError(f"{what} {path} is damaged: {problem}; delete it and rerun snakemake to "
+                                f"recompute it")
+    if path.is_dir():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        path.unlink(missing_ok=True)
+    return DamagedFileError(f"{what} {path} is damaged: {problem}; removed it: rerun snakemake to recompute it")
+
+
+@contextmanager
+def reading(path, what: str, repair: bool):
+    """A block that reads ``path`` (a ``what``): an error raised there means the file is damaged
+    (:func:`damaged_file`), as zip, zlib, json, pyarrow, pandas and zarr each raise their own types
+    for a truncated or foreign file; but not our own errors, nor a lack of memory or permission,
+    which say nothing of the file's content."""
     try:
-        with open(path) as fh:
-            return json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise HeatcheckError(f"saliency shard report {path} is unreadable ({exc}); delete it and rerun") from exc
+        yield
+    except (HeatcheckError, MemoryError, PermissionError):
+        raise
+    except Exception as exc:
+        raise damaged_file(path, what, f"unreadable ({type(exc).__name__}: {exc})", repair) from exc
 
 
-class DamagedSaliencyError(HeatcheckError):
+def check_exists(path, what: str) -> Path:
+    """``path``, or an error naming it (e.g. removed as damaged by another job of the same run)."""
+    path = Path(path)
+    if not path.exists():
+        raise HeatcheckError(f"{what} {path} does not exist; rerun snakemake to recompute it")
+    return path
+
+
+def missing_chunks(arr: zarr.Array, path) -> list[int]:
+    """Indices along the first axis of the chunks of ``arr`` (stored at ``path``) whose files are
+    missing: zarr would read them as the fill value without a word."""
+    rest = (0,) * (arr.ndim - 1)
+    return [k for k in range(arr.cdata_shape[0])
+            if not (Path(path) / arr.metadata.encode_chunk_key((k, *rest))).is_file()]
+
+
+def read_shard_report(path, repair: bool = True) -> dict:
+    """A saliency shard job's report (``{explainer}.shards/{shard}.json``): ``start``, ``stop``,
+    ``ids`` and ``targets`` of its images and the ``array`` it wrote them into. An unreadable
+    report is damaged and (``repair``) removed, so that the next run recomputes its shard."""
+    what = "saliency shard report"
+    path = check_exists(path, what)
+    with reading(path, what, repair), open(path) as fh:
+        return json.load(fh)
+
+
+class DamagedSaliencyError(DamagedFileError):
     """A finalized saliency array that changed on disk since: chunk files deleted or truncated,
     or an array of another shape (an older run's)."""
 

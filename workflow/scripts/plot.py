@@ -1,7 +1,6 @@
 """Every plot rule: tables (and, for the example figures, stored maps) -> PNG + PDF.
 
 The rule's name picks the figure; the `style` input and `dpi` param set the look."""
-import pandas as pd
 
 from heatcheck.plots import use_style
 from heatcheck.runtime import setup
@@ -25,9 +24,10 @@ elif rule == "plot_blur_examples":
 
     plot_examples(inp.store, inp.saliency, out, par.n_images, "Gradient maps before and after the Gaussian blur")
 elif rule == "plot_shapley_bias":
+    from heatcheck.analysis.tables import read_scores
     from heatcheck.plots.objectiveness import plot_bias_curves
 
-    plot_bias_curves(pd.read_parquet(inp.scores), out)
+    plot_bias_curves(read_scores(inp.scores, repair=True), out)
 elif rule == "plot_mutual_verification":
     from heatcheck.plots.objectiveness import plot_mutual_verification
 

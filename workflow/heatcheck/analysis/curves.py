@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import zarr
 
+from ..tables import read_curves, read_each
 from .reliability import _SEED
 
 
@@ -17,12 +17,13 @@ def mean_curves(curve_stores) -> pd.DataFrame:
     long table of the mean curve and its standard error over images, uniform seeds averaged
     per image first. ``fraction`` is the share of pixels inserted or deleted at each point."""
     frames = []
-    for path in curve_stores:
+    # every store checked first: a damaged one is removed, so that the next run rewrites it
+    stores = read_each(curve_stores, lambda p: read_curves(p, repair=True))
+    for path, (curves, keys) in zip(curve_stores, stores):
         p = Path(path)
         metric, model, explainer = p.parent.parent.name, p.parent.name, p.name[: -len(".zarr")]
-        arr = zarr.open_array(str(p), mode="r")
-        data = np.asarray(arr[:], dtype=np.float64)
-        configs = [_SEED.sub("", c) for c in arr.attrs["configs"]]
+        data = np.asarray(curves, dtype=np.float64)
+        configs = [_SEED.sub("", c) for c in keys]
         fraction = np.linspace(0, 1, data.shape[2])
         for cfg in dict.fromkeys(configs):
             cols = [i for i, c in enumerate(configs) if c == cfg]

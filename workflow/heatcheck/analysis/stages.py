@@ -27,7 +27,7 @@ def run_stage(name: str, input, output, params, log) -> None:
 
         write_table(mean_curves(list(input)), output[0], logfile)
         return
-    scores = read_scores(input[0])
+    scores = read_scores(input[0], repair=True)
     if name == "non_robustness_table":
         non_robustness_table(scores, output[0])
         return

@@ -7,17 +7,39 @@ from pathlib import Path
 
 import pandas as pd
 
-from .. import HeatcheckError
+from ..store import check_exists, damaged_file, reading
+from ..tables import read_parquet_table
 
 
-def read_scores(path) -> pd.DataFrame:
-    """A dataset's ``scores.parquet``, checked for the columns the analyses use."""
-    scores = pd.read_parquet(path)
+def read_scores(path, repair: bool = False) -> pd.DataFrame:
+    """A dataset's ``scores.parquet``, checked for the columns the analyses use; an unreadable
+    one, or one without those columns, is damaged, and with ``repair`` removed so that the next
+    Snakemake run rewrites it (the analysis rules and figures do this)."""
+    scores = read_parquet_table(path, "score table", repair)
     need = {"model", "explainer", "metric", "config", "image_index", "score", "higher_is_better", "binary"}
     missing = need - set(scores.columns)
     if missing and len(scores):
-        raise HeatcheckError(f"score table {path} lacks columns {sorted(missing)} (written by an older version?)")
+        raise damaged_file(path, "score table", f"it lacks the columns {sorted(missing)} (written by an older "
+                                                f"version?)", repair)
     return scores
+
+
+def read_table(path, repair: bool = False, **read_csv) -> pd.DataFrame:
+    """An analysis table (CSV, as :func:`write_table` writes it) with ``pandas.read_csv``'s
+    ``read_csv`` options. An empty or unparsable one, or one whose last line is cut off (every
+    table ends with a line break), is damaged, and with ``repair`` removed so that the next
+    Snakemake run rewrites it (the figures do this)."""
+    path = check_exists(path, "table")
+    with open(path, "rb") as fh:
+        fh.seek(0, 2)
+        size = fh.tell()
+        fh.seek(max(size - 1, 0))
+        last = fh.read(1)
+    if last != b"\n":
+        problem = "it is empty" if not size else "its last line is cut off (no final line break)"
+        raise damaged_file(path, "table", problem, repair)
+    with reading(path, "table", repair):
+        return pd.read_csv(path, **read_csv)
 
 
 def write_table(table: pd.DataFrame, out_csv, logfile=None) -> None:

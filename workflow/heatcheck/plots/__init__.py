@@ -13,6 +13,14 @@ import numpy as np  # noqa: E402
 _DPI = {"dpi": 150}
 
 
+def table(csv, **read_csv):
+    """An analysis table a figure draws (:func:`heatcheck.analysis.tables.read_table`): a damaged
+    one is removed, so that the next Snakemake run rewrites it before redrawing the figure."""
+    from ..analysis.tables import read_table
+
+    return read_table(csv, repair=True, **read_csv)
+
+
 def use_style(style=None, dpi: int = 150) -> None:
     """Apply a matplotlib style file (the plot rules' ``style`` input) and the PNG resolution."""
     if style:

@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from . import save
+from . import save, table
 
 
 def plot_bias_curves(scores: pd.DataFrame, out_png) -> None:
@@ -37,7 +37,7 @@ def plot_bias_curves(scores: pd.DataFrame, out_png) -> None:
 
 def plot_mutual_verification(matrix_csvs, out_png) -> None:
     """One heatmap per model of the mean distance between normalized maps (shared colour scale)."""
-    mats = {Path(p).stem: pd.read_csv(p, index_col=0) for p in matrix_csvs}
+    mats = {Path(p).stem: table(p, index_col=0) for p in matrix_csvs}
     vmax = max(float(m.values.max()) for m in mats.values()) if mats else 1.0
     fig, axes = plt.subplots(1, max(1, len(mats)), figsize=(5.2 * max(1, len(mats)), 4.8), squeeze=False)
     im = None

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from ..analysis.reliability import BLUR
-from . import empty, heatmap, ordered, save
+from . import empty, heatmap, ordered, save, table
 
 
 def _colorbar(fig, axes, im, label: str) -> None:
@@ -19,7 +19,7 @@ def _colorbar(fig, axes, im, label: str) -> None:
 
 def plot_internal_consistency(csv, out_png) -> None:
     """Per (model, metric): Spearman between every two configurations, averaged over explainers."""
-    t = pd.read_csv(csv, keep_default_na=False, na_values=[""])
+    t = table(csv, keep_default_na=False, na_values=[""])
     t = t[t["explainer"] == "mean"]
     if t.empty:
         return empty(out_png, "no metric has two or more configurations")
@@ -59,7 +59,7 @@ def _pair_matrix(t: pd.DataFrame, model: str, order) -> tuple[np.ndarray, list[s
 def plot_inter_method(csv, out_png, order=None) -> None:
     """Per model: every metric pair (rows) by explainer (columns), sign-aligned so that positive
     means the two metrics agree on which images are explained well (the paper's Table 4)."""
-    t = pd.read_csv(csv, keep_default_na=False, na_values=[""])
+    t = table(csv, keep_default_na=False, na_values=[""])
     if t.empty:
         return empty(out_png, "fewer than two metrics: no inter-method correlations")
     models = list(dict.fromkeys(t["model"]))
@@ -82,8 +82,8 @@ def plot_inter_method(csv, out_png, order=None) -> None:
 def plot_average_drop_binarized(a2_csv, a3_csv, out_png, order=None) -> None:
     """Supplement C: mean Average Drop per binarization threshold (Table A2, left) and each
     threshold's aligned correlation with insertion, deletion and the pointing game (Table A3)."""
-    a2 = pd.read_csv(a2_csv)
-    a3 = pd.read_csv(a3_csv, keep_default_na=False, na_values=[""])
+    a2 = table(a2_csv)
+    a3 = table(a3_csv, keep_default_na=False, na_values=[""])
     if a2.empty:
         return empty(out_png, "average_drop was not scored")
     models = list(dict.fromkeys(a2["model"]))
@@ -117,8 +117,8 @@ def plot_average_drop_binarized(a2_csv, a3_csv, out_png, order=None) -> None:
 def plot_rankings(rankings_csv, agreement_csv, out_png, order=None) -> None:
     """Per model: each metric's ranking of the explainers (1 = best, by mean score), with
     Kendall's W and Krippendorff's alpha of the per-image rankings in the title."""
-    rk = pd.read_csv(rankings_csv)
-    ag = pd.read_csv(agreement_csv, keep_default_na=False, na_values=[""])
+    rk = table(rankings_csv)
+    ag = table(agreement_csv, keep_default_na=False, na_values=[""])
     if rk.empty:
         return empty(out_png, "no rankings: no metric scored any explainer")
     models = list(dict.fromkeys(rk["model"]))
@@ -171,7 +171,7 @@ def _curve_axes(rows, cols, title_fn, draw, ylabel: str, out_png, suptitle: str)
 def plot_curves(csv, out_png, order=None) -> None:
     """Mean insertion and deletion curves (rows: model x metric; columns: configurations), one
     line per explainer: the paper's Figures 2 and A3-A5."""
-    t = pd.read_csv(csv)
+    t = table(csv)
     t = t[~t["explainer"].str.endswith(BLUR)]
     if t.empty:
         return empty(out_png, "no insertion or deletion curves")
@@ -195,7 +195,7 @@ def plot_curves(csv, out_png, order=None) -> None:
 def plot_blur_curves(csv, out_png, order=None) -> None:
     """Insertion and deletion of the blurred gradient maps (dashed) against the originals
     (solid), mean+pixel configuration where scored: the paper's Figure 4."""
-    t = pd.read_csv(csv)
+    t = table(csv)
     blurred = [e[: -len(BLUR)] for e in t["explainer"].unique() if e.endswith(BLUR)]
     t = t[t["explainer"].isin(blurred + [e + BLUR for e in blurred])]
     if t.empty:

@@ -6,10 +6,9 @@ from __future__ import annotations
 
 import matplotlib.pyplot as plt
 import numpy as np
-import pandas as pd
 
 from ..analysis.reliability import BLUR
-from . import empty, ordered, save
+from . import empty, ordered, save, table
 
 #: the configuration shown for each metric in the blur bar chart
 SHOWN = {"insertion": "mean+pixel", "deletion": "mean+pixel", "average_drop": "real"}
@@ -18,8 +17,8 @@ SHOWN = {"insertion": "mean+pixel", "deletion": "mean+pixel", "average_drop": "r
 def plot_relevance_kde(kde_csv, stats_csv, out_png, order=None) -> None:
     """KDE of post-processed relevance values, one panel per model, one line per explainer
     (blurred copies dashed); the legend gives each map set's mean Gini index (1 = sparse)."""
-    kde = pd.read_csv(kde_csv, keep_default_na=False, na_values=[""])
-    st = pd.read_csv(stats_csv)
+    kde = table(kde_csv, keep_default_na=False, na_values=[""])
+    st = table(stats_csv)
     if kde.empty:
         return empty(out_png, "no saliency maps")
     models = list(dict.fromkeys(kde["model"]))
@@ -49,7 +48,7 @@ def plot_relevance_kde(kde_csv, stats_csv, out_png, order=None) -> None:
 def plot_blur_study(csv, out_png, order=None) -> None:
     """Mean score of each blurred explainer and its original, per model (rows) and metric
     (columns); a star marks a difference whose bootstrap CI excludes zero in the metric's favour."""
-    t = pd.read_csv(csv)
+    t = table(csv)
     if t.empty:
         return empty(out_png, "no blurred maps were scored")
     t = t[t.apply(lambda r: r["config"] == SHOWN.get(r["metric"], r["config"]), axis=1)]
