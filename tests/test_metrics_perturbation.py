@@ -34,6 +34,58 @@ def test_auc_is_the_trapezoid():
     assert np.isclose(auc(np.array([0.9, 0.5, 0.1, 0.1, 0.1])), 0.25 * (0.7 + 0.3 + 0.1 + 0.1))
 
 
+def test_auc_integrates_each_curve_over_its_own_points():
+    nan = np.nan
+    curves = np.array([[0.0, 1 / 9, 4 / 9, 1.0, nan],           # 4 points: spacing 1/3
+                       [0.0, 1 / 9, 25 / 81, 49 / 81, 1.0]])     # 5 points: spacing 1/4
+    assert np.allclose(auc(curves), [19 / 54, 247 / 648])
+    assert np.isnan(auc(np.array([0.5, nan, 0.5, nan]))) and np.isnan(auc(np.array([0.5, nan])))
+
+
+class SquaredFractionModel(nn.Module):
+    """p(class 0) = f^2, f the mean of the input (1 where inserted, 0 where the mean baseline)."""
+
+    def forward(self, x):
+        p = x.mean((1, 2, 3)).pow(2).clamp(1e-12, 1.0)
+        return torch.stack([p.log(), (1 - p).clamp(min=1e-12).log()], 1)
+
+
+def test_mixed_granularities_each_area_over_its_own_points():
+    """3x3 image, 4 steps: pixel steps of ceil(9/4) = 3 pixels give 3 steps (4 points), region
+    mode (1x1 regions) records 4 steps (5 points) at 3, 5, 7, 9 pixels; p = fraction^2."""
+    m = make_metric("insertion", {"steps": 4, "baselines": ["mean"], "granularities": ["pixel", "region"],
+                                  "region": 1})
+    maps = torch.arange(9, 0, -1, dtype=torch.float32).view(1, 3, 3)
+    r = m(SquaredFractionModel(), torch.ones(1, 1, 3, 3), maps, torch.tensor([0]), index=torch.tensor([0]))
+    pixel = [0, (3 / 9) ** 2, (6 / 9) ** 2, 1]
+    region = [0, (3 / 9) ** 2, (5 / 9) ** 2, (7 / 9) ** 2, 1]
+    assert np.allclose(r.curves[0, 0, :4], pixel, atol=1e-5) and np.isnan(r.curves[0, 0, 4])
+    assert np.allclose(r.curves[0, 1], region, atol=1e-5)
+    # by hand: (1/9 + 5/9 + 13/9) / (2 * 3) and (1/9 + 34/81 + 74/81 + 130/81) / (2 * 4); the
+    # zero-padded pixel curve gave (19/9 + 1) / 8 = 0.389
+    assert np.allclose(r.scores[0], [19 / 54, 247 / 648], atol=1e-5)
+    assert m.passes_per_image(3) == 4 + 5
+
+
+def test_schema_default_steps_on_32px_images():
+    """The issue's case: 100 steps on 32-px images are 94 pixel steps of 11 pixels (95 points)
+    against 100 region points; the pixel area is over its 95 points, not zero-padded to 101."""
+    from heatcheck.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("lenet", 6, 32).eval()
+    x = torch.randn(2, 3, 32, 32)
+    maps = torch.from_numpy(np.random.default_rng(0).random((2, 32, 32)).astype(np.float32))
+    m = make_metric("deletion", {"baselines": ["mean"], "granularities": ["pixel", "region"]})
+    r = m(model, x, maps, torch.tensor([0, 1]), index=torch.arange(2))
+    pixel, region = r.curves[:, 0], r.curves[:, 1]
+    assert np.isfinite(pixel[:, :95]).all() and np.isnan(pixel[:, 95:]).all() and np.isfinite(region).all()
+    assert np.allclose(r.scores[:, 0], np.trapezoid(pixel[:, :95], dx=1 / 94, axis=1), atol=1e-6)
+    assert np.allclose(r.scores[:, 1], np.trapezoid(region, dx=1 / 100, axis=1), atol=1e-6)
+    zero_padded = np.trapezoid(np.nan_to_num(pixel), dx=1 / 100, axis=1)
+    assert (np.abs(r.scores[:, 0] - zero_padded) > 1e-3).all()
+
+
 def test_registry():
     assert {"average_drop", "insertion", "deletion", "pointing_game"} <= set(METRICS.names())
     assert METRICS.get("deletion").higher_is_better is False and METRICS.get("insertion").higher_is_better
@@ -76,7 +128,8 @@ def test_all_six_paper_configurations_by_default():
     m = make_metric("insertion", {})
     keys = [m.config_key(c) for c in m.configurations()]
     assert len(keys) == 14 and {"mean+pixel", "blur+region", "uniform+region+s4"} <= set(keys)
-    assert m.n_points(224) == 101
+    assert m.n_points(224, "pixel") == m.n_points(224, "region") == 101
+    assert m.n_points(32, "pixel") == 95 and m.n_points(32, "region") == 101  # ceil(1024/11) = 94 steps
 
 
 def test_pixel_schedule_counts_and_ties():

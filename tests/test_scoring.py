@@ -73,6 +73,40 @@ def test_curves_array(scored):
         assert np.allclose(first, area, atol=1e-6)
 
 
+def test_curves_of_mixed_granularities_keep_their_own_points(scored, tmp_path, monkeypatch):
+    """33 steps on 32-px images: 32 pixel steps of 32 pixels against 33 region points. The
+    stored pixel curves end in NaN (not 0), the curve table and figure use each one's points."""
+    from heatcheck.analysis.curves import mean_curves
+    from heatcheck.plots import reliability
+
+    d, arr, _, _ = scored
+    params = {"steps": 33, "baselines": ["mean"], "granularities": ["pixel", "region"]}
+    shards = [tmp_path / f"mix{s}.npz" for s in range(3)]
+    for s, p in enumerate(shards):
+        score_shard(d / "images.zarr", d / "m.pt", arr, "deletion", params, s, 4, p)
+    path = tmp_path / "deletion" / "lenet" / "edge.zarr"
+    merge_curves(shards, path)
+    c = zarr.open_array(str(path), mode="r")
+    assert c.shape == (10, 2, 34) and c.attrs["points"] == [33, 34]
+    assert np.isnan(c[:, 0, 33]).all() and np.isfinite(c[:, 0, :33]).all() and np.isfinite(c[:, 1]).all()
+    table = merge_scores(shards, d / "images.zarr", "shapes", "lenet", "edge", tmp_path / "mix.parquet")
+    pixel = table[table.config == "mean+pixel"].sort_values("image_index").score.to_numpy()
+    assert np.allclose(pixel, np.trapezoid(c[:, 0, :33], dx=1 / 32, axis=1), atol=1e-6)
+    t = mean_curves([path])
+    assert t["mean"].notna().all() and t.groupby("config").size().to_dict() == {"mean+pixel": 33, "mean+region": 34}
+    px = t[t.config == "mean+pixel"]
+    assert np.allclose(px["fraction"], np.linspace(0, 1, 33)) and np.allclose(px["mean"], c[:, 0, :33].mean(0))
+    # the figure draws each configuration's line over its own points, ending at fraction 1
+    t.to_csv(tmp_path / "mean_curves.csv", index=False)
+    drawn = {}
+    monkeypatch.setattr(reliability, "save", lambda fig, out: drawn.update(
+        {ax.get_title(): ax.get_lines()[0].get_xydata() for ax in fig.axes if ax.get_lines()}))
+    reliability.plot_curves(tmp_path / "mean_curves.csv", tmp_path / "curves.png")
+    lines = {title.split(": ")[-1]: xy for title, xy in drawn.items()}
+    assert len(lines["mean+pixel"]) == 33 and len(lines["mean+region"]) == 34
+    assert all(np.isfinite(xy).all() and xy[-1, 0] == 1.0 for xy in lines.values())
+
+
 def test_collect_summary_with_bootstrap_ci(scored, tmp_path):
     d, _, _, shards = scored
     merge_scores(shards, d / "images.zarr", "shapes", "lenet", "edge", tmp_path / "a.parquet")

@@ -21,8 +21,9 @@ METRICS: Registry["Metric"] = Registry("metric")
 
 @dataclass
 class MetricResult:
-    """Scores (B, n_configs); optional curves (B, n_configs, n_points) and extra per-(image,
-    configuration) columns (name -> (B, n_configs) array)."""
+    """Scores (B, n_configs); optional curves (B, n_configs, n_points), NaN after the last point
+    of configurations with fewer points; extra per-(image, configuration) columns (name ->
+    (B, n_configs) array)."""
 
     scores: np.ndarray
     curves: np.ndarray | None = None

@@ -7,9 +7,9 @@ both read it; so do all baselines, which is why it is computed once per image an
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
+
+from ..costs import pixel_steps
 
 
 def pixel_schedule(saliency: np.ndarray, steps: int | None = None, step_pixels: int | None = None) -> tuple[np.ndarray, int]:
@@ -24,8 +24,7 @@ def pixel_schedule(saliency: np.ndarray, steps: int | None = None, step_pixels: 
     """
     b, h, w = saliency.shape
     n = h * w
-    per = int(step_pixels) if step_pixels else math.ceil(n / int(steps))
-    k_total = math.ceil(n / per)
+    per, k_total = pixel_steps(n, steps, step_pixels)
     order = np.argsort(-saliency.reshape(b, n), axis=1, kind="stable")
     t = np.empty((b, n), dtype=np.int32)
     ranks = np.arange(n) // per + 1
