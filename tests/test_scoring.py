@@ -199,6 +199,34 @@ def test_halfmasked_variant_and_masking_robustness(scored, tmp_path):
         assert json.loads(str(z["meta"]))["config_keys"] == ["left", "right", "top", "bottom"]
 
 
+def test_random_control_is_not_robust_by_construction(scored, tmp_path):
+    """The half-masked reruns of the random control draw per copy: its non-robustness is that of
+    two independent noise maps (about 1), not 0 (the original's draw repeated on every copy)."""
+    import json
+
+    from heatcheck.explainers import make_explainer
+    from heatcheck.metrics.objectiveness import half_masks, non_robustness
+
+    d, _, _, _ = scored
+    original, masked = tmp_path / "random.zarr", tmp_path / "random+halfmasked.zarr"
+    finished_saliency(d, original, "random", tmp_path / "o", tmp_path / "random.json")
+    finished_saliency(d, masked, "random+halfmasked", tmp_path / "m", tmp_path / "masked.json")
+    a, am = zarr.open_array(str(original))[:], zarr.open_array(str(masked))[:]
+    copies = np.concatenate([a[:, None], am], 1).reshape(10, 5, -1)
+    assert all(not np.allclose(copies[:, i], copies[:, j]) for i in range(5) for j in range(i))
+    # the originals are the per-image draws of before: (seed, image index)
+    control = make_explainer("random", build_model("lenet", 6, 32), {})
+    assert np.array_equal(a, control.attribute(torch.zeros(10, 3, 32, 32), None, index=torch.arange(10)).numpy())
+    score_shard(d / "images.zarr", d / "m.pt", original, "masking_robustness", {}, 0, 4, tmp_path / "r.npz",
+                extras={"masked": tmp_path / "masked.json"})
+    with np.load(tmp_path / "r.npz") as z:
+        got = z["scores"]
+    other = make_explainer("random", build_model("lenet", 6, 32), {}, seed=7)
+    independent = other.attribute(torch.zeros(16, 3, 32, 32), None, index=torch.arange(16)).view(4, 4, 32, 32)
+    reference = non_robustness(a[:4], independent, half_masks(32, 32))
+    assert got.min() > 0.5 and abs(got.mean() - reference.mean()) < 0.1
+
+
 def test_mutual_verification_tables(scored, tmp_path):
     from heatcheck.scoring import mutual_verification_tables
 

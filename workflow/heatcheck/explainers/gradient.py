@@ -160,6 +160,7 @@ class RandomControl(Explainer):
     """Control: seeded standard normal noise per image, independent of model and image."""
 
     model_free = True
+    input_free = True
 
     def passes_per_image(self):
         return 0.0
