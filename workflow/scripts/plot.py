@@ -1,7 +1,6 @@
 """Every plot rule: tables (and, for the example figures, stored maps) -> PNG + PDF.
 
 The rule's name picks the figure; the `style` input and `dpi` param set the look."""
-import pandas as pd
 
 from heatcheck.plots import use_style
 from heatcheck.runtime import setup
@@ -27,7 +26,7 @@ elif rule == "plot_blur_examples":
 elif rule == "plot_shapley_bias":
     from heatcheck.plots.objectiveness import plot_bias_curves
 
-    plot_bias_curves(pd.read_parquet(inp.scores), out)
+    plot_bias_curves(inp.table, out, order)
 elif rule == "plot_mutual_verification":
     from heatcheck.plots.objectiveness import plot_mutual_verification
 

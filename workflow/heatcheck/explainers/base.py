@@ -46,6 +46,10 @@ class Explainer:
     #: its reruns on derived copies of an image (the half-masked copies) draw anew per copy,
     #: from ``(seed, image index, copy + 1)``, or every copy would repeat the original's map
     input_free: bool = False
+    #: the method's maps take both signs (True) or are never negative (False: magnitudes, mask
+    #: weights) by definition; None: not fixed by the method, the maps themselves tell. The
+    #: Shapley-bias metric presumes signed maps (second paper, Table 2), its table marks the rest
+    signed: bool | None = None
     #: needs global average pooling + a single linear layer (CAM)
     needs_gap_fc: bool = False
     #: needs a background set of training images

@@ -144,6 +144,8 @@ class LRP(Explainer):
         the map independent of the batch but not exactly the first paper's setting.
     """
 
+    signed = True
+
     def __init__(self, model, *, mean=None, std=None, **kw):
         super().__init__(model, **kw)
         self.rule = self.params.get("rule", "epsilon")
@@ -353,6 +355,7 @@ class DeepSHAP(Explainer):
         config key cannot be passed as ``background``, which is the tensor of images).
     """
 
+    signed = True
     needs_background = True
 
     def __init__(self, model, *, background_size: int | None = None, **kw):
