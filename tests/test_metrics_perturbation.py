@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from heatcheck.metrics import METRICS, make_metric
-from heatcheck.metrics.ordering import pixel_schedule, region_schedule
+from heatcheck.metrics.ordering import descending_order, pixel_schedule, region_schedule
 from heatcheck.metrics.perturbation import auc, binarize_top
 
 
@@ -143,6 +143,57 @@ def test_region_schedule_reaches_every_point():
     t, k = region_schedule(np.random.default_rng(1).random((1, 16, 16)), region=3, steps=20)
     frac = [(t[0] <= p).mean() for p in range(1, 21)]
     assert all(f >= p / 20 - 1e-9 for f, p in zip(frac, range(1, 21))) and frac[-1] == 1.0
+
+
+def greedy_region_schedule(saliency, region, steps):
+    """The region walk pixel by pixel, as its definition reads (the reference of the batched
+    :func:`region_schedule`)."""
+    b, h, w = saliency.shape
+    n, r = h * w, region // 2
+    out = np.empty((b, h, w), dtype=np.int32)
+    thresholds = np.ceil(np.arange(1, steps + 1) * n / steps).astype(np.int64)
+    for i in range(b):
+        done = np.zeros((h, w), dtype=bool)
+        count = 0
+        for p in np.argsort(-saliency[i].reshape(-1), kind="stable"):
+            y, x = divmod(int(p), w)
+            if done[y, x]:
+                continue
+            y0, y1, x0, x1 = max(0, y - r), min(h, y + r + 1), max(0, x - r), min(w, x + r + 1)
+            new = ~done[y0:y1, x0:x1]
+            out[i, y0:y1, x0:x1][new] = np.searchsorted(thresholds, count, side="right") + 1
+            count += int(new.sum())
+            done[y0:y1, x0:x1] = True
+    return out
+
+
+@pytest.mark.parametrize("h, w, region, steps, kind", [
+    (32, 32, 3, 100, "noise"), (32, 32, 3, 25, "ties"), (17, 23, 5, 33, "noise"), (16, 16, 1, 10, "noise"),
+    (40, 40, 9, 100, "smooth"), (40, 40, 9, 100, "ramp"), (12, 12, 15, 7, "ties"), (24, 24, 3, 100, "zeros"),
+])
+def test_region_schedule_equals_the_greedy_walk(h, w, region, steps, kind):
+    rng = np.random.default_rng(h * region + steps)
+    maps = {"noise": lambda: rng.random((6, h, w)),
+            "ties": lambda: np.round(rng.random((6, h, w)) * 3),       # many equal values
+            "smooth": lambda: torch.nn.functional.interpolate(torch.rand(6, 1, 4, 4), size=(h, w), mode="bilinear",
+                                                              align_corners=False)[:, 0].numpy(),
+            "ramp": lambda: np.broadcast_to(-np.arange(h * w, dtype=float).reshape(h, w), (6, h, w)),
+            "zeros": lambda: np.zeros((6, h, w))}[kind]()
+    for dtype in (np.float32, np.float64):
+        m = np.ascontiguousarray(maps, dtype=dtype)
+        t, k = region_schedule(m, region, steps)
+        assert k == steps and t.dtype == np.int32
+        assert np.array_equal(t, greedy_region_schedule(m, region, steps))
+
+
+def test_descending_order_is_the_stable_argsort():
+    rng = np.random.default_rng(4)
+    v = np.round(rng.normal(size=(5, 300)) * 4).astype(np.float32) / 4  # ties, negatives
+    v[0, :10] = -0.0
+    v[0, 10:20] = 0.0
+    v[1] = np.float32(1e-38) * rng.random(300).astype(np.float32)  # tiny (subnormal) values
+    for x in (v, v.astype(np.float64), np.full((2, 7), 3.0, dtype=np.float32)):
+        assert np.array_equal(descending_order(x), np.argsort(-x, axis=1, kind="stable"))
 
 
 def test_average_drop_definitions():

@@ -17,7 +17,7 @@ from ..batching import gaussian_blur, image_generator, scaled, target_scores
 from ..postprocess import relu_minmax
 from .base import METRICS, Metric, MetricResult
 from ..costs import curve_steps
-from .ordering import pixel_schedule, region_schedule
+from .ordering import descending_order, pixel_schedule, region_schedule
 
 
 def auc(curves: np.ndarray) -> np.ndarray:
@@ -49,7 +49,7 @@ def binarize_top(maps: np.ndarray, percentile: float) -> np.ndarray:
     flat = maps.reshape(b, -1)
     n = flat.shape[1]
     keep = int(round(n * (1 - percentile / 100)))
-    order = np.argsort(-flat, axis=1, kind="stable")
+    order = descending_order(flat)
     out = np.zeros_like(flat, dtype=np.float32)
     np.put_along_axis(out, order[:, :keep], 1.0, axis=1)
     return out.reshape(maps.shape)

@@ -27,6 +27,7 @@ def plot_bias_curves(table, out_png, order=None) -> None:
         return empty(out_png, "no shapley_bias scores")
     models = sorted(t.model.unique())
     explainers = ordered(t.explainer, order)
+    palette = plt.cm.tab10 if len(explainers) <= 10 else plt.cm.tab20
     fig, axes = plt.subplots(2, len(models), figsize=(4.6 * len(models) + 1.5, 7.4), squeeze=False, sharey="row")
     for c, model in enumerate(models):
         for r, side in enumerate(("top", "bottom")):
@@ -37,7 +38,7 @@ def plot_bias_curves(table, out_png, order=None) -> None:
                 if g.empty:
                     continue
                 signed = bool(g.signed.iloc[0])
-                ax.plot(g.k.astype(float), g["mean"], ms=3, color=plt.cm.tab20(i % 20),
+                ax.plot(g.k.astype(float), g["mean"], ms=3, color=palette(i % palette.N),
                         label=expl if signed else f"{expl} (unsigned)", **BIAS_STYLE[signed])
             ax.set_title(f"{model}: {side}-k% pixels", fontsize=9)
             ax.set_xlabel("k (% of pixels sampled)")
