@@ -200,3 +200,28 @@ rule non_robustness_table:
         from heatcheck.analysis.stages import run_stage
 
         run_stage("non_robustness_table", input, output, params, log)
+
+
+rule shapley_bias_table:
+    # the second paper's Figure 3 as numbers, with whether each explainer's maps are signed
+    input:
+        "results/{dataset}/scores.parquet",
+    output:
+        report(
+            "results/{dataset}/tables/shapley_bias.csv",
+            caption="../workflow/report/shapley_bias_table.rst",
+            category="Objectiveness",
+        ),
+    params:
+        boot=config["analysis"]["bootstrap"],
+        level=config["analysis"]["level"],
+        seed=config["seed"],
+    conda:
+        "../envs/environment.yaml"
+    log:
+        "results/{dataset}/logs/shapley_bias_table.log",
+    localrule: True
+    run:
+        from heatcheck.analysis.stages import run_stage
+
+        run_stage("shapley_bias_table", input, output, params, log)

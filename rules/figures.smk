@@ -266,7 +266,7 @@ rule plot_blur_curves:
 
 rule plot_shapley_bias:
     input:
-        scores="results/{dataset}/scores.parquet",
+        table="results/{dataset}/tables/shapley_bias.csv",
         style=FIGURE_STYLE,
     output:
         report(

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from heatcheck.metrics import METRICS, make_metric
-from heatcheck.metrics.ordering import pixel_schedule, region_schedule
+from heatcheck.metrics.ordering import descending_order, pixel_schedule, region_schedule
 from heatcheck.metrics.perturbation import auc, binarize_top
 
 
@@ -32,6 +32,58 @@ def run(name, **params):
 def test_auc_is_the_trapezoid():
     assert auc(np.array([0.0, 1.0])) == 0.5
     assert np.isclose(auc(np.array([0.9, 0.5, 0.1, 0.1, 0.1])), 0.25 * (0.7 + 0.3 + 0.1 + 0.1))
+
+
+def test_auc_integrates_each_curve_over_its_own_points():
+    nan = np.nan
+    curves = np.array([[0.0, 1 / 9, 4 / 9, 1.0, nan],           # 4 points: spacing 1/3
+                       [0.0, 1 / 9, 25 / 81, 49 / 81, 1.0]])     # 5 points: spacing 1/4
+    assert np.allclose(auc(curves), [19 / 54, 247 / 648])
+    assert np.isnan(auc(np.array([0.5, nan, 0.5, nan]))) and np.isnan(auc(np.array([0.5, nan])))
+
+
+class SquaredFractionModel(nn.Module):
+    """p(class 0) = f^2, f the mean of the input (1 where inserted, 0 where the mean baseline)."""
+
+    def forward(self, x):
+        p = x.mean((1, 2, 3)).pow(2).clamp(1e-12, 1.0)
+        return torch.stack([p.log(), (1 - p).clamp(min=1e-12).log()], 1)
+
+
+def test_mixed_granularities_each_area_over_its_own_points():
+    """3x3 image, 4 steps: pixel steps of ceil(9/4) = 3 pixels give 3 steps (4 points), region
+    mode (1x1 regions) records 4 steps (5 points) at 3, 5, 7, 9 pixels; p = fraction^2."""
+    m = make_metric("insertion", {"steps": 4, "baselines": ["mean"], "granularities": ["pixel", "region"],
+                                  "region": 1})
+    maps = torch.arange(9, 0, -1, dtype=torch.float32).view(1, 3, 3)
+    r = m(SquaredFractionModel(), torch.ones(1, 1, 3, 3), maps, torch.tensor([0]), index=torch.tensor([0]))
+    pixel = [0, (3 / 9) ** 2, (6 / 9) ** 2, 1]
+    region = [0, (3 / 9) ** 2, (5 / 9) ** 2, (7 / 9) ** 2, 1]
+    assert np.allclose(r.curves[0, 0, :4], pixel, atol=1e-5) and np.isnan(r.curves[0, 0, 4])
+    assert np.allclose(r.curves[0, 1], region, atol=1e-5)
+    # by hand: (1/9 + 5/9 + 13/9) / (2 * 3) and (1/9 + 34/81 + 74/81 + 130/81) / (2 * 4); the
+    # zero-padded pixel curve gave (19/9 + 1) / 8 = 0.389
+    assert np.allclose(r.scores[0], [19 / 54, 247 / 648], atol=1e-5)
+    assert m.passes_per_image(3) == 4 + 5
+
+
+def test_schema_default_steps_on_32px_images():
+    """The issue's case: 100 steps on 32-px images are 94 pixel steps of 11 pixels (95 points)
+    against 100 region points; the pixel area is over its 95 points, not zero-padded to 101."""
+    from heatcheck.models import build_model
+
+    torch.manual_seed(0)
+    model = build_model("lenet", 6, 32).eval()
+    x = torch.randn(2, 3, 32, 32)
+    maps = torch.from_numpy(np.random.default_rng(0).random((2, 32, 32)).astype(np.float32))
+    m = make_metric("deletion", {"baselines": ["mean"], "granularities": ["pixel", "region"]})
+    r = m(model, x, maps, torch.tensor([0, 1]), index=torch.arange(2))
+    pixel, region = r.curves[:, 0], r.curves[:, 1]
+    assert np.isfinite(pixel[:, :95]).all() and np.isnan(pixel[:, 95:]).all() and np.isfinite(region).all()
+    assert np.allclose(r.scores[:, 0], np.trapezoid(pixel[:, :95], dx=1 / 94, axis=1), atol=1e-6)
+    assert np.allclose(r.scores[:, 1], np.trapezoid(region, dx=1 / 100, axis=1), atol=1e-6)
+    zero_padded = np.trapezoid(np.nan_to_num(pixel), dx=1 / 100, axis=1)
+    assert (np.abs(r.scores[:, 0] - zero_padded) > 1e-3).all()
 
 
 def test_registry():
@@ -76,7 +128,8 @@ def test_all_six_paper_configurations_by_default():
     m = make_metric("insertion", {})
     keys = [m.config_key(c) for c in m.configurations()]
     assert len(keys) == 14 and {"mean+pixel", "blur+region", "uniform+region+s4"} <= set(keys)
-    assert m.n_points(224) == 101
+    assert m.n_points(224, "pixel") == m.n_points(224, "region") == 101
+    assert m.n_points(32, "pixel") == 95 and m.n_points(32, "region") == 101  # ceil(1024/11) = 94 steps
 
 
 def test_pixel_schedule_counts_and_ties():
@@ -90,6 +143,57 @@ def test_region_schedule_reaches_every_point():
     t, k = region_schedule(np.random.default_rng(1).random((1, 16, 16)), region=3, steps=20)
     frac = [(t[0] <= p).mean() for p in range(1, 21)]
     assert all(f >= p / 20 - 1e-9 for f, p in zip(frac, range(1, 21))) and frac[-1] == 1.0
+
+
+def greedy_region_schedule(saliency, region, steps):
+    """The region walk pixel by pixel, as its definition reads (the reference of the batched
+    :func:`region_schedule`)."""
+    b, h, w = saliency.shape
+    n, r = h * w, region // 2
+    out = np.empty((b, h, w), dtype=np.int32)
+    thresholds = np.ceil(np.arange(1, steps + 1) * n / steps).astype(np.int64)
+    for i in range(b):
+        done = np.zeros((h, w), dtype=bool)
+        count = 0
+        for p in np.argsort(-saliency[i].reshape(-1), kind="stable"):
+            y, x = divmod(int(p), w)
+            if done[y, x]:
+                continue
+            y0, y1, x0, x1 = max(0, y - r), min(h, y + r + 1), max(0, x - r), min(w, x + r + 1)
+            new = ~done[y0:y1, x0:x1]
+            out[i, y0:y1, x0:x1][new] = np.searchsorted(thresholds, count, side="right") + 1
+            count += int(new.sum())
+            done[y0:y1, x0:x1] = True
+    return out
+
+
+@pytest.mark.parametrize("h, w, region, steps, kind", [
+    (32, 32, 3, 100, "noise"), (32, 32, 3, 25, "ties"), (17, 23, 5, 33, "noise"), (16, 16, 1, 10, "noise"),
+    (40, 40, 9, 100, "smooth"), (40, 40, 9, 100, "ramp"), (12, 12, 15, 7, "ties"), (24, 24, 3, 100, "zeros"),
+])
+def test_region_schedule_equals_the_greedy_walk(h, w, region, steps, kind):
+    rng = np.random.default_rng(h * region + steps)
+    maps = {"noise": lambda: rng.random((6, h, w)),
+            "ties": lambda: np.round(rng.random((6, h, w)) * 3),       # many equal values
+            "smooth": lambda: torch.nn.functional.interpolate(torch.rand(6, 1, 4, 4), size=(h, w), mode="bilinear",
+                                                              align_corners=False)[:, 0].numpy(),
+            "ramp": lambda: np.broadcast_to(-np.arange(h * w, dtype=float).reshape(h, w), (6, h, w)),
+            "zeros": lambda: np.zeros((6, h, w))}[kind]()
+    for dtype in (np.float32, np.float64):
+        m = np.ascontiguousarray(maps, dtype=dtype)
+        t, k = region_schedule(m, region, steps)
+        assert k == steps and t.dtype == np.int32
+        assert np.array_equal(t, greedy_region_schedule(m, region, steps))
+
+
+def test_descending_order_is_the_stable_argsort():
+    rng = np.random.default_rng(4)
+    v = np.round(rng.normal(size=(5, 300)) * 4).astype(np.float32) / 4  # ties, negatives
+    v[0, :10] = -0.0
+    v[0, 10:20] = 0.0
+    v[1] = np.float32(1e-38) * rng.random(300).astype(np.float32)  # tiny (subnormal) values
+    for x in (v, v.astype(np.float64), np.full((2, 7), 3.0, dtype=np.float32)):
+        assert np.array_equal(descending_order(x), np.argsort(-x, axis=1, kind="stable"))
 
 
 def test_average_drop_definitions():

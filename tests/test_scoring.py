@@ -78,6 +78,40 @@ def test_curves_array(scored):
         assert np.allclose(first, area, atol=1e-6)
 
 
+def test_curves_of_mixed_granularities_keep_their_own_points(scored, tmp_path, monkeypatch):
+    """33 steps on 32-px images: 32 pixel steps of 32 pixels against 33 region points. The
+    stored pixel curves end in NaN (not 0), the curve table and figure use each one's points."""
+    from heatcheck.analysis.curves import mean_curves
+    from heatcheck.plots import reliability
+
+    d, arr, _, _ = scored
+    params = {"steps": 33, "baselines": ["mean"], "granularities": ["pixel", "region"]}
+    shards = [tmp_path / f"mix{s}.npz" for s in range(3)]
+    for s, p in enumerate(shards):
+        score_shard(d / "images.zarr", d / "m.pt", arr, "deletion", params, s, 4, p)
+    path = tmp_path / "deletion" / "lenet" / "edge.zarr"
+    merge_curves(shards, path)
+    c = zarr.open_array(str(path), mode="r")
+    assert c.shape == (10, 2, 34) and c.attrs["points"] == [33, 34]
+    assert np.isnan(c[:, 0, 33]).all() and np.isfinite(c[:, 0, :33]).all() and np.isfinite(c[:, 1]).all()
+    table = merge_scores(shards, d / "images.zarr", "shapes", "lenet", "edge", tmp_path / "mix.parquet")
+    pixel = table[table.config == "mean+pixel"].sort_values("image_index").score.to_numpy()
+    assert np.allclose(pixel, np.trapezoid(c[:, 0, :33], dx=1 / 32, axis=1), atol=1e-6)
+    t = mean_curves([path])
+    assert t["mean"].notna().all() and t.groupby("config").size().to_dict() == {"mean+pixel": 33, "mean+region": 34}
+    px = t[t.config == "mean+pixel"]
+    assert np.allclose(px["fraction"], np.linspace(0, 1, 33)) and np.allclose(px["mean"], c[:, 0, :33].mean(0))
+    # the figure draws each configuration's line over its own points, ending at fraction 1
+    t.to_csv(tmp_path / "mean_curves.csv", index=False)
+    drawn = {}
+    monkeypatch.setattr(reliability, "save", lambda fig, out: drawn.update(
+        {ax.get_title(): ax.get_lines()[0].get_xydata() for ax in fig.axes if ax.get_lines()}))
+    reliability.plot_curves(tmp_path / "mean_curves.csv", tmp_path / "curves.png")
+    lines = {title.split(": ")[-1]: xy for title, xy in drawn.items()}
+    assert len(lines["mean+pixel"]) == 33 and len(lines["mean+region"]) == 34
+    assert all(np.isfinite(xy).all() and xy[-1, 0] == 1.0 for xy in lines.values())
+
+
 def test_collect_summary_with_bootstrap_ci(scored, tmp_path):
     d, _, _, shards = scored
     merge_scores(shards, d / "images.zarr", "shapes", "lenet", "edge", tmp_path / "a.parquet")
@@ -168,6 +202,34 @@ def test_halfmasked_variant_and_masking_robustness(scored, tmp_path):
     with np.load(tmp_path / "r.npz") as z:
         assert z["scores"].shape == (4, 4) and (z["scores"] >= 0).all()
         assert json.loads(str(z["meta"]))["config_keys"] == ["left", "right", "top", "bottom"]
+
+
+def test_random_control_is_not_robust_by_construction(scored, tmp_path):
+    """The half-masked reruns of the random control draw per copy: its non-robustness is that of
+    two independent noise maps (about 1), not 0 (the original's draw repeated on every copy)."""
+    import json
+
+    from heatcheck.explainers import make_explainer
+    from heatcheck.metrics.objectiveness import half_masks, non_robustness
+
+    d, _, _, _ = scored
+    original, masked = tmp_path / "random.zarr", tmp_path / "random+halfmasked.zarr"
+    finished_saliency(d, original, "random", tmp_path / "o", tmp_path / "random.json")
+    finished_saliency(d, masked, "random+halfmasked", tmp_path / "m", tmp_path / "masked.json")
+    a, am = zarr.open_array(str(original))[:], zarr.open_array(str(masked))[:]
+    copies = np.concatenate([a[:, None], am], 1).reshape(10, 5, -1)
+    assert all(not np.allclose(copies[:, i], copies[:, j]) for i in range(5) for j in range(i))
+    # the originals are the per-image draws of before: (seed, image index)
+    control = make_explainer("random", build_model("lenet", 6, 32), {})
+    assert np.array_equal(a, control.attribute(torch.zeros(10, 3, 32, 32), None, index=torch.arange(10)).numpy())
+    score_shard(d / "images.zarr", d / "m.pt", original, "masking_robustness", {}, 0, 4, tmp_path / "r.npz",
+                extras={"masked": tmp_path / "masked.json"})
+    with np.load(tmp_path / "r.npz") as z:
+        got = z["scores"]
+    other = make_explainer("random", build_model("lenet", 6, 32), {}, seed=7)
+    independent = other.attribute(torch.zeros(16, 3, 32, 32), None, index=torch.arange(16)).view(4, 4, 32, 32)
+    reference = non_robustness(a[:4], independent, half_masks(32, 32))
+    assert got.min() > 0.5 and abs(got.mean() - reference.mean()) < 0.1
 
 
 def test_mutual_verification_tables(scored, tmp_path):

@@ -83,6 +83,10 @@ def test_second_paper_metrics(tiny_run):
     assert list(mv.index) == list(CFG["explainers"]) and np.allclose(mv.values, mv.values.T)
     for f in ("figures/shapley_bias.png", "figures/mutual_verification.png"):
         assert (res / f).stat().st_size > 5000
+    # the bias metric presumes signed maps: magnitudes and mask weights are marked unsigned
+    signed = pd.read_csv(res / "tables/shapley_bias.csv").drop_duplicates("explainer").set_index("explainer").signed
+    assert set(signed.index) == set(CFG["explainers"])
+    assert sorted(signed.index[~signed]) == ["edge", "grad", "meaningful_perturbation", "rise"]
     table = pd.read_csv(res / "tables/non_robustness.csv", index_col=0)
     assert list(table.index) == ["resnet8"] and set(table.columns) == {"grad", "lrp", "edge"}
     assert (table.to_numpy() >= 0).all()

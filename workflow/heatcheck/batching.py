@@ -56,10 +56,15 @@ def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-def image_generator(seed: int, index: int) -> torch.Generator:
+def image_generator(seed: int, index) -> torch.Generator:
     """A CPU generator seeded by ``(seed, image index)``: per-image reproducible draws that do
-    not depend on the shard or batch an image falls in."""
-    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, int(index)]).generate_state(1)[0]))
+    not depend on the shard or batch an image falls in.
+
+    ``index`` is an image index, or a tuple of ints (a draw key such as ``(image index, copy)``,
+    seeded by ``(seed, *key)``; its last entry must not be 0, which SeedSequence cannot tell
+    from a shorter key)."""
+    key = [int(index)] if np.ndim(index) == 0 else [int(i) for i in index]
+    return torch.Generator().manual_seed(int(np.random.SeedSequence([seed, *key]).generate_state(1)[0]))
 
 
 def gaussian_blur(x: torch.Tensor, kernel: int, sigma: float) -> torch.Tensor:

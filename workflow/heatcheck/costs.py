@@ -90,6 +90,25 @@ ROAD_PERCENTAGES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
 ROAD_NOISE = 0.01
 
 
+def pixel_steps(n_pixels: int, steps: int | None = None, step_pixels: int | None = None) -> tuple[int, int]:
+    """Pixels per step and steps K of the insertion/deletion ``pixel`` granularity: ``step_pixels``
+    per step, or ``ceil(n / steps)``; K = ``ceil(n / per)`` steps, which is fewer than ``steps``
+    where the rounding up adds up (94 for 100 steps of 1,024 pixels)."""
+    per = int(step_pixels) if step_pixels else math.ceil(n_pixels / int(steps))
+    return per, math.ceil(n_pixels / per)
+
+
+def curve_steps(params: dict, side: int, granularity: str) -> int:
+    """Curve points after the start (K; the curve has K + 1) of insertion/deletion with
+    ``params`` at ``granularity`` (``pixel`` or ``region``) on ``side``-px images. ``region``
+    records a point at each of the ``steps`` fractions; ``pixel`` one per step (:func:`pixel_steps`)."""
+    p = params or {}
+    steps = int(p.get("steps", 100))
+    if granularity == "region":
+        return steps
+    return pixel_steps(side * side, steps, p.get("step_pixels"))[1]
+
+
 def metric_passes(name: str, params: dict, side: int) -> float:
     """Forward passes per image (and saliency map) of metric ``name`` with ``params``; metrics
     make no backward pass. The second paper's Shapley values (:func:`shapley_passes`) and the
@@ -100,10 +119,7 @@ def metric_passes(name: str, params: dict, side: int) -> float:
     if name in ("insertion", "deletion"):
         n_base = sum(p.get("uniform_seeds", 5) if b == "uniform" else 1
                      for b in p.get("baselines", ["mean", "blur", "uniform"]))
-        steps = p.get("steps", 100)
-        if p.get("step_pixels"):
-            steps = math.ceil(side * side / p["step_pixels"])
-        return float(n_base * len(p.get("granularities", ["pixel", "region"])) * (steps + 1))
+        return float(n_base * sum(curve_steps(p, side, g) + 1 for g in p.get("granularities", ["pixel", "region"])))
     if name == "unexplainable_features":
         return 1.0 + len(p.get("taus", [0.05, 0.1]))
     if name in ("road_morf", "road_lerf"):

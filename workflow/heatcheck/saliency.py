@@ -76,13 +76,17 @@ def _compute_shard(store_path, model_path, sal_path, name, params, shard, shard_
         raise HeatcheckError(f"{name!r}: blurred maps are made from the stored maps by blur_saliency, "
                              "not by an explainer")
     copies = map_copies(name)
+    cls = EXPLAINERS.get(explainer)
     if variant == "halfmasked":
         from .metrics.objectiveness import apply_half_masks
 
-        # the copies are explained for the same target, with the original image's seeds
+        # the copies are explained for the same target, with the original image's seeds; a map
+        # that depends on neither model nor image would then equal the original on every copy
+        # (non-robustness 0 by construction), so those draw per copy: key (image, copy + 1)
         x, targets = apply_half_masks(x), targets.repeat_interleave(copies)
         index, ids = index.repeat_interleave(copies), [i for i in ids for _ in range(copies)]
-    cls = EXPLAINERS.get(explainer)
+        if cls.input_free:
+            index = torch.stack([index, torch.arange(copies).repeat(stop - start) + 1], 1)
     background = None
     if cls.needs_background:
         bg = background_images(store, int(params.get("background_size", 64)), seed)

@@ -12,6 +12,7 @@ import torch
 
 from . import HeatcheckError
 from .costs import shapley_cell
+from .explainers import EXPLAINERS
 from .metrics import make_metric
 from .precision import prepare_model
 from .models import load_checkpoint, normalize
@@ -77,9 +78,13 @@ def _score_shard(store_path, model_path, report_path, metric, params, out_path, 
     boxes = ev.boxes[start:stop] if ev.boxes is not None else None
     masks = ev.masks[start:stop] if ev.masks is not None else None
     kw = _metric_extras(extras, ev, start, stop, device)
+    # what the explainer declares about its maps (blurred and half-masked arrays: the source's)
+    explainer = str(report.get("explainer", "")).partition("+")[0]
+    signed = EXPLAINERS.get(explainer).signed if explainer in EXPLAINERS else None
     t0 = time.perf_counter()
     with torch.no_grad():
-        res = m(model, x, maps, targets, index=torch.arange(start, stop), boxes=boxes, masks=masks, **kw)
+        res = m(model, x, maps, targets, index=torch.arange(start, stop), boxes=boxes, masks=masks, signed=signed,
+                **kw)
     seconds = time.perf_counter() - t0
     if not np.isfinite(res.scores).all():
         bad = int(np.flatnonzero(~np.isfinite(res.scores).all(1))[0])

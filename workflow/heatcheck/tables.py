@@ -124,7 +124,9 @@ def merge_scores(shard_paths, store_path, dataset: str, model: str, explainer: s
 
 
 def merge_curves(shard_paths, out_zarr) -> None:
-    """Curves of all shards into one zarr array (image x configuration x point)."""
+    """Curves of all shards into one zarr array (image x configuration x point); a configuration
+    with fewer points than the longest is NaN after its last one, and the attribute ``points``
+    gives each configuration's number of points."""
     shards = load_shards(shard_paths, repair=True, keys=("curves",))
     curves = np.concatenate([s["curves"] for s in shards]).astype(np.float32)
     # every chunk written, even one of zeros: a missing chunk file then always means damage
@@ -133,6 +135,7 @@ def merge_curves(shard_paths, out_zarr) -> None:
     arr[:] = curves
     meta = shards[0]["meta"]
     arr.attrs.update({"configs": meta["config_keys"], "metric": meta["metric"],
+                      "points": [int(v) for v in np.isfinite(curves[0]).sum(-1)],
                       "dims": ["image", "configuration", "point"], "heatcheck_version": __version__})
 
 

@@ -27,7 +27,7 @@ elif rule == "plot_shapley_bias":
     from heatcheck.analysis.tables import read_scores
     from heatcheck.plots.objectiveness import plot_bias_curves
 
-    plot_bias_curves(read_scores(inp.scores, repair=True), out)
+    plot_bias_curves(inp.table, out, order)
 elif rule == "plot_mutual_verification":
     from heatcheck.plots.objectiveness import plot_mutual_verification
 

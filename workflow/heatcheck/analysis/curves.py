@@ -15,7 +15,8 @@ from .reliability import _SEED
 def mean_curves(curve_stores) -> pd.DataFrame:
     """``curves/{metric}/{model}/{explainer}.zarr`` arrays (image x configuration x point) ->
     long table of the mean curve and its standard error over images, uniform seeds averaged
-    per image first. ``fraction`` is the share of pixels inserted or deleted at each point."""
+    per image first. ``fraction`` is the share of pixels inserted or deleted at each point, over
+    each configuration's own points (the ``pixel`` granularity can have fewer than ``region``)."""
     frames = []
     # every store checked first: a damaged one is removed, so that the next run rewrites it
     stores = read_each(curve_stores, lambda p: read_curves(p, repair=True))
@@ -24,10 +25,13 @@ def mean_curves(curve_stores) -> pd.DataFrame:
         metric, model, explainer = p.parent.parent.name, p.parent.name, p.name[: -len(".zarr")]
         data = np.asarray(curves, dtype=np.float64)
         configs = [_SEED.sub("", c) for c in keys]
-        fraction = np.linspace(0, 1, data.shape[2])
+        # configurations with fewer points are NaN-padded: each keeps its own points
+        points = np.isfinite(data[0]).sum(-1).tolist()
         for cfg in dict.fromkeys(configs):
             cols = [i for i, c in enumerate(configs) if c == cfg]
-            per_image = data[:, cols].mean(1)
+            n = int(points[cols[0]])
+            fraction = np.linspace(0, 1, n)
+            per_image = data[:, cols, :n].mean(1)
             se = per_image.std(0, ddof=1) / np.sqrt(len(per_image)) if len(per_image) > 1 else np.zeros(len(fraction))
             frames.append(pd.DataFrame({"metric": metric, "model": model, "explainer": explainer, "config": cfg,
                                         "point": np.arange(len(fraction)), "fraction": fraction,

@@ -4,7 +4,7 @@ rules stay declarative). Torch-free: these run inside Snakemake's own process.""
 from __future__ import annotations
 
 from ..store import saliency_name
-from .tables import non_robustness_table, read_scores, write_table
+from .tables import non_robustness_table, read_scores, shapley_bias_table, write_table
 
 
 def _boot(params) -> tuple:
@@ -30,6 +30,9 @@ def run_stage(name: str, input, output, params, log) -> None:
     scores = read_scores(input[0], repair=True)
     if name == "non_robustness_table":
         non_robustness_table(scores, output[0])
+        return
+    if name == "shapley_bias_table":
+        write_table(shapley_bias_table(scores, *_boot(params)), output[0], logfile)
         return
     from . import rankings as rk
     from . import reliability as rel

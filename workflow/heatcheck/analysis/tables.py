@@ -5,10 +5,12 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
+from .. import HeatcheckError
 from ..store import check_exists, damaged_file, reading
-from ..tables import read_parquet_table
+from ..tables import bootstrap_ci, read_parquet_table
 
 
 def read_scores(path, repair: bool = False) -> pd.DataFrame:
@@ -58,3 +60,37 @@ def non_robustness_table(scores: pd.DataFrame, out_csv) -> pd.DataFrame:
     table = s.groupby(["model", "explainer"]).score.mean().unstack("explainer")
     table.to_csv(out_csv, float_format="%.4f")
     return table
+
+
+def shapley_bias_table(scores: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> pd.DataFrame:
+    """Mean M_pixel (eq. 3 of the second paper) per model, explainer, side and k, with a
+    bootstrap CI over images, and whether the explainer's maps are signed.
+
+    The metric presumes maps "with both positive and negative values" (the paper's Table 2); on
+    a map that is never negative (a magnitude such as ``grad`` or ``edge``, RISE's weighted mask
+    sum) the bottom-k% pixels are the least relevant, not the negative evidence, so its numbers
+    are not comparable with the signed maps'. Columns besides the score's: ``negative_share``
+    (share of the images whose map has a negative value), ``declared_signed`` (the explainer
+    class's declaration, empty where it makes none) and ``signed``: the declaration where there
+    is one, else whether any map has a negative value.
+    """
+    cols = ["model", "explainer", "side", "k", "n", "mean", "ci_low", "ci_high", "negative_share",
+            "declared_signed", "signed"]
+    s = scores[scores.metric == "shapley_bias"]
+    if s.empty:
+        return pd.DataFrame(columns=cols)
+    if "declared_signed" not in s:
+        s = s.assign(declared_signed=np.nan)
+    rows = []
+    for (model, explainer), g in s.groupby(["model", "explainer"], sort=False):
+        per_image = g.drop_duplicates("image_index")
+        share = float(per_image["has_negative"].mean())
+        declared = per_image["declared_signed"].dropna()
+        declared = bool(declared.iloc[0]) if len(declared) else None
+        signed = declared if declared is not None else share > 0
+        for (side, k), h in g.groupby(["side", "k"], sort=False):
+            lo, hi = bootstrap_ci(h["score"].to_numpy(), n_boot, seed, level)
+            rows.append({"model": model, "explainer": explainer, "side": side, "k": k, "n": len(h),
+                         "mean": h["score"].mean(), "ci_low": lo, "ci_high": hi, "negative_share": share,
+                         "declared_signed": declared, "signed": signed})
+    return pd.DataFrame(rows, columns=cols)

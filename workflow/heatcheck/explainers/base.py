@@ -42,6 +42,14 @@ class Explainer:
     name: str = ""
     #: the map does not depend on the model (controls such as ``edge`` and ``random``)
     model_free: bool = False
+    #: the map is a seeded draw that depends on neither the model nor the image (``random``):
+    #: its reruns on derived copies of an image (the half-masked copies) draw anew per copy,
+    #: from ``(seed, image index, copy + 1)``, or every copy would repeat the original's map
+    input_free: bool = False
+    #: the method's maps take both signs (True) or are never negative (False: magnitudes, mask
+    #: weights) by definition; None: not fixed by the method, the maps themselves tell. The
+    #: Shapley-bias metric presumes signed maps (second paper, Table 2), its table marks the rest
+    signed: bool | None = None
     #: needs global average pooling + a single linear layer (CAM)
     needs_gap_fc: bool = False
     #: needs a background set of training images
@@ -71,7 +79,8 @@ class Explainer:
         """Attribution maps (B, H, W) float32 of ``targets`` for normalized images ``x``.
 
         ``index`` holds the images' positions in the dataset (for per-image random draws);
-        ``arange(B)`` when omitted.
+        ``arange(B)`` when omitted. It may be (B, 2) draw keys ``(image index, copy + 1)``
+        instead (the derived copies of :attr:`input_free` explainers).
         """
         raise NotImplementedError
 
@@ -81,13 +90,17 @@ class Explainer:
 
     # helpers -----------------------------------------------------------------
 
-    def generator(self, index: int) -> torch.Generator:
-        """A CPU generator seeded by ``(seed, image index)``: per-image reproducible draws."""
+    def generator(self, index) -> torch.Generator:
+        """A CPU generator seeded by ``(seed, image index)`` (or ``(seed, *draw key)``):
+        per-image reproducible draws."""
         return image_generator(self.seed, index)
 
 
-def indices_or_range(index, n: int) -> list[int]:
-    return list(range(n)) if index is None else [int(i) for i in index]
+def indices_or_range(index, n: int) -> list:
+    """Per image its draw key: the image index (an int), or a tuple for (B, k) draw keys."""
+    if index is None:
+        return list(range(n))
+    return [int(i) if np.ndim(i) == 0 else tuple(int(v) for v in i) for i in index]
 
 
 def check_finite(maps: torch.Tensor | np.ndarray, ids: list[str], explainer: str) -> None:

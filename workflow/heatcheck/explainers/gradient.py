@@ -25,6 +25,8 @@ def _chunks(x, targets, size):
 class Grad(Explainer):
     """Vanilla gradient (Simonyan et al. 2014): max_c |d logit / d x_c|."""
 
+    signed = False  # a magnitude
+
     def attribute(self, x, targets, index=None):
         from captum.attr import Saliency  # lazily: only jobs that use captum pay its import
 
@@ -37,6 +39,8 @@ class Grad(Explainer):
 class GradientXInput(Explainer):
     """Gradient times input, summed over channels (exact for a linear model: w * x)."""
 
+    signed = True
+
     def attribute(self, x, targets, index=None):
         from captum.attr import InputXGradient
 
@@ -47,6 +51,8 @@ class GradientXInput(Explainer):
 @EXPLAINERS.register("guided_backprop")
 class GuidedBackpropExplainer(Explainer):
     """Guided backpropagation (Springenberg et al. 2015): only positive gradients pass ReLUs."""
+
+    signed = True
 
     def attribute(self, x, targets, index=None):
         from captum.attr import GuidedBackprop
@@ -62,6 +68,8 @@ class IntegratedGradientsExplainer(Explainer):
 
     ``baseline: mean`` is the same point; ``zero`` is kept as the papers' name.
     """
+
+    signed = True
 
     def passes_per_image(self):
         return 2.0 * self.params.get("steps", 50)
@@ -86,6 +94,8 @@ class SmoothGrad(Explainer):
     Noise is drawn per image from ``(seed, image index)``; all copies run in batches.
     """
 
+    signed = True
+
     def passes_per_image(self):
         return 2.0 * self.params.get("samples", 10)
 
@@ -106,6 +116,8 @@ def _upsample(cam: torch.Tensor, size) -> torch.Tensor:
 class GradCAM(Explainer):
     """Grad-CAM (Selvaraju et al. 2017) on the last convolutional feature map (``layer`` names
     another module), upsampled bilinearly to the image. Raw: no ReLU (metrics apply it)."""
+
+    signed = True
 
     def _layer(self):
         name = self.params.get("layer")
@@ -132,6 +144,7 @@ class CAM(Explainer):
     """Class activation mapping (Zhou et al. 2016): sum_k w^c_k f_k(x, y) for models ending in
     global average pooling and one linear layer, upsampled bilinearly to the image."""
 
+    signed = True
     needs_gap_fc = True
 
     def passes_per_image(self):
@@ -159,7 +172,9 @@ class CAM(Explainer):
 class RandomControl(Explainer):
     """Control: seeded standard normal noise per image, independent of model and image."""
 
+    signed = True
     model_free = True
+    input_free = True
 
     def passes_per_image(self):
         return 0.0
@@ -173,6 +188,7 @@ class RandomControl(Explainer):
 class EdgeControl(Explainer):
     """Control: Sobel gradient magnitude of the channel-mean image, independent of the model."""
 
+    signed = False  # a magnitude
     model_free = True
 
     def passes_per_image(self):

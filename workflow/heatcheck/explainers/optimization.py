@@ -76,6 +76,8 @@ class MeaningfulPerturbation(Explainer):
     function of model, image and parameters; ``seed`` is unused.
     """
 
+    signed = False  # 1 - mask, the mask in [0, 1]
+
     def passes_per_image(self):
         return 2.0 * int(self.params.get("steps", 300))
 

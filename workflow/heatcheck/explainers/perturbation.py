@@ -110,6 +110,8 @@ class Occlusion(Explainer):
         224 px to the image size (at least 2 px).
     """
 
+    signed = True
+
     def _geometry(self, height: int, width: int) -> tuple[int, int]:
         size = min(height, width)
         w, s = occlusion_geometry(self.params, size)
@@ -200,6 +202,8 @@ class RISE(Explainer):
     p : float
         Keep probability of a cell (0.1 in the paper's code, not RISE's usual 0.5).
     """
+
+    signed = False  # a weighted sum of masks and probabilities
 
     def __init__(self, model, **kw):
         super().__init__(model, **kw)
@@ -363,6 +367,8 @@ class Lime(Explainer):
     segments, compactness
         SLIC's ``n_segments`` and ``compactness``.
     """
+
+    signed = True
 
     def passes_per_image(self):
         return float(self.params.get("samples", 1000))

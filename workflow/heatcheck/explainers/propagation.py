@@ -146,6 +146,7 @@ class LRP(Explainer):
 
     full_precision = True
     traces_model = True
+    signed = True
 
     def __init__(self, model, *, mean=None, std=None, **kw):
         super().__init__(model, **kw)
@@ -358,6 +359,7 @@ class DeepSHAP(Explainer):
 
     full_precision = True
     traces_model = True
+    signed = True
 
     needs_background = True
 

@@ -1,9 +1,10 @@
 """The metric interface and registry.
 
 A metric scores saliency maps of a batch of images: ``Metric(**params)(model, x, saliency,
-targets, index=..., boxes=..., masks=...)`` returns a :class:`MetricResult` with one score per
-(image, configuration), and curves where the metric has them. Images are normalized (zero =
-dataset mean), maps raw and signed (each metric post-processes them as its definition says).
+targets, index=..., boxes=..., masks=..., signed=...)`` returns a :class:`MetricResult` with one
+score per (image, configuration), and curves where the metric has them. Images are normalized
+(zero = dataset mean), maps raw and signed (each metric post-processes them as its definition
+says); ``signed`` is the explainer's declaration about its maps' sign (``Explainer.signed``).
 """
 
 from __future__ import annotations
@@ -22,8 +23,9 @@ METRICS: Registry["Metric"] = Registry("metric")
 
 @dataclass
 class MetricResult:
-    """Scores (B, n_configs); optional curves (B, n_configs, n_points) and extra per-(image,
-    configuration) columns (name -> (B, n_configs) array)."""
+    """Scores (B, n_configs); optional curves (B, n_configs, n_points), NaN after the last point
+    of configurations with fewer points; extra per-(image, configuration) columns (name ->
+    (B, n_configs) array)."""
 
     scores: np.ndarray
     curves: np.ndarray | None = None
@@ -77,5 +79,5 @@ class Metric:
 
     def __call__(self, model, x: torch.Tensor, saliency: torch.Tensor, targets: torch.Tensor, *,
                  index: torch.Tensor | None = None, boxes: np.ndarray | None = None,
-                 masks: np.ndarray | None = None) -> MetricResult:
+                 masks: np.ndarray | None = None, signed: bool | None = None) -> MetricResult:
         raise NotImplementedError

@@ -15,6 +15,7 @@ is ever NaN.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -27,6 +28,7 @@ from ..metric_configs import subset_size as _subset_size
 from ..shapley import cell_grid, to_cells
 from .base import METRICS, Metric, MetricResult
 
+log = logging.getLogger(__name__)
 #: relative tolerance (of ``sum |a|``) of the budget comparison in :func:`mask_lowest`: maps are
 #: often float32 (rounding ~6e-8 per value), so a budget met exactly in decimals is still met
 MASK_RTOL = 1e-6
@@ -133,8 +135,12 @@ class ShapleyBias(Metric):
 
     The Shapley estimate (B, P) comes in through the ``shapley`` keyword; the raw signed map is
     summed onto the same ``cell x cell`` players (:func:`heatcheck.shapley.to_cells`, row-major
-    cells), which is the attribution ``a`` of a player. Extra column ``has_negative`` (0/1 per
-    image, repeated over the configurations): the map has a negative pixel (paper, Table 2).
+    cells), which is the attribution ``a`` of a player. Extra columns (per image, repeated over
+    the configurations): ``has_negative`` (0/1), the map has a negative pixel, and
+    ``declared_signed`` (1/0, NaN if undeclared), the explainer's declaration
+    (:attr:`heatcheck.explainers.Explainer.signed`, the ``signed`` keyword). The metric presumes
+    maps of both signs (paper, Table 2): :func:`heatcheck.analysis.tables.shapley_bias_table`
+    marks the explainers whose maps are not.
     """
 
     higher_is_better = False
@@ -147,7 +153,7 @@ class ShapleyBias(Metric):
         return metric_configs.shapley_bias(self.params)
 
     def __call__(self, model, x, saliency, targets, index=None, boxes=None, masks=None, shapley=None,
-                 cell=None, **kw):
+                 cell=None, signed=None, **kw):
         """Score a batch.
 
         Parameters
@@ -159,6 +165,8 @@ class ShapleyBias(Metric):
             cell order.
         cell : int, optional
             Player side in pixels; default the ``cell`` parameter, else 1.
+        signed : bool, optional
+            Whether the explainer's maps take both signs by definition (None: not declared).
         """
         if shapley is None:
             raise HeatcheckError("shapley_bias needs the images' Shapley estimates (keyword 'shapley')")
@@ -173,8 +181,13 @@ class ShapleyBias(Metric):
                                  f"({b}, {grid[0] * grid[1]}) for {b} {h}x{w} maps with cell {cell}")
         a = to_cells(sal, cell).reshape(b, -1)
         scores = shapley_bias_scores(shap, a, self.ks())
-        neg = has_negative(sal).astype(np.int8)
-        return MetricResult(scores, extra={"has_negative": np.repeat(neg[:, None], scores.shape[1], 1)})
+        neg = has_negative(sal)
+        if signed is False and neg.any():
+            log.warning("shapley_bias: a map declared never negative has negative values (batch image %d)",
+                        int(np.flatnonzero(neg)[0]))
+        declared = np.nan if signed is None else float(signed)
+        return MetricResult(scores, extra={"has_negative": np.repeat(neg.astype(np.int8)[:, None], scores.shape[1], 1),
+                                           "declared_signed": np.full(scores.shape, declared)})
 
 
 # --------------------------------------------------------------------------------------------

@@ -16,13 +16,27 @@ from ..batching import gaussian_blur, image_generator, target_scores
 from ..costs import blur_kernel, region_side
 from ..postprocess import relu_minmax
 from .base import METRICS, Metric, MetricResult
-from .ordering import pixel_schedule, region_schedule
+from ..costs import curve_steps
+from .ordering import descending_order, pixel_schedule, region_schedule
 
 
 def auc(curves: np.ndarray) -> np.ndarray:
-    """Trapezoid area under curves sampled at equally spaced fractions 0..1 (last axis)."""
-    k = curves.shape[-1] - 1
-    return (curves[..., 1:] + curves[..., :-1]).sum(-1) / (2 * k)
+    """Trapezoid area under curves sampled at equally spaced fractions 0..1 (last axis).
+
+    Each curve is integrated over its own points: curves of configurations with fewer points
+    (the ``pixel`` granularity often has fewer than ``region``) are padded at the end with NaN
+    to a common length, and a curve of K + 1 points has the spacing 1 / K. A NaN before the
+    padding (or fewer than 2 points) gives NaN, never a silently shortened curve.
+    """
+    c = np.asarray(curves)
+    finite = np.isfinite(c)
+    n = finite.sum(-1)
+    padded_only = np.cumprod(finite, -1).sum(-1) == n  # the finite points are a prefix
+    both = finite[..., 1:] & finite[..., :-1]
+    pairs = np.where(both, c[..., 1:] + c[..., :-1], 0).sum(-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        area = pairs / (2 * (n - 1))
+    return np.where(padded_only & (n >= 2), area, np.nan).astype(c.dtype, copy=False)
 
 
 def binarize_top(maps: np.ndarray, percentile: float) -> np.ndarray:
@@ -35,7 +49,7 @@ def binarize_top(maps: np.ndarray, percentile: float) -> np.ndarray:
     flat = maps.reshape(b, -1)
     n = flat.shape[1]
     keep = int(round(n * (1 - percentile / 100)))
-    order = np.argsort(-flat, axis=1, kind="stable")
+    order = descending_order(flat)
     out = np.zeros_like(flat, dtype=np.float32)
     np.put_along_axis(out, order[:, :keep], 1.0, axis=1)
     return out.reshape(maps.shape)
@@ -91,7 +105,11 @@ class _PixelPerturbation(Metric):
     granularities : ``pixel`` (``steps`` steps of ``ceil(H*W/steps)`` pixels, or ``step_pixels``)
         and/or ``region`` (the ``region`` x ``region`` square, 9 at 224 px scaled, around the next
         most relevant not yet perturbed pixel; a point each time the fraction passes k/steps)
-    steps : curve points after the start (100: 101 points)
+    steps : curve points after the start (100: 101 points); the ``pixel`` granularity has
+        ``ceil(H*W / ceil(H*W/steps))`` (94 for 100 steps at 32 px), see :func:`~heatcheck.costs.curve_steps`
+
+    The curves (B, configurations, points) are as long as the longest configuration's; shorter
+    ones are padded with NaN, and each area is over the configuration's own points (:func:`auc`).
     """
 
     has_curves = True
@@ -103,14 +121,12 @@ class _PixelPerturbation(Metric):
 
     config_key = staticmethod(metric_configs.pixel_perturbation_key)
 
-    def n_points(self, side: int) -> int:
-        steps = int(self.params.get("steps", 100))
-        if self.params.get("step_pixels"):
-            return -(-side * side // int(self.params["step_pixels"])) + 1
-        return steps + 1
+    def n_points(self, side: int, granularity: str) -> int:
+        """Points of a curve at ``granularity`` on ``side``-px images (start included)."""
+        return curve_steps(self.params, side, granularity) + 1
 
     def passes_per_image(self, side):
-        return len(self.configurations()) * self.n_points(side)
+        return sum(self.n_points(side, cfg["granularity"]) for cfg in self.configurations())
 
     def _baseline(self, cfg, x, index):
         if cfg["baseline"] == "mean":
@@ -137,7 +153,8 @@ class _PixelPerturbation(Metric):
                 t, k = region_schedule(maps, region_side(self.params.get("region"), w) | 1, steps)
             schedules[gran] = (torch.from_numpy(t).to(x.device), k)
         cfgs = self.configurations()
-        curves = np.zeros((b, len(cfgs), max(k for _, k in schedules.values()) + 1), dtype=np.float32)
+        # NaN pads the configurations with fewer points (auc integrates each over its own)
+        curves = np.full((b, len(cfgs), max(k for _, k in schedules.values()) + 1), np.nan, dtype=np.float32)
         for c, cfg in enumerate(cfgs):
             t, k = schedules[cfg["granularity"]]
             curves[:, c, : k + 1] = self._curves(model, x, self._baseline(cfg, x, index), t, k, targets)

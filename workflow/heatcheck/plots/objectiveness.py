@@ -9,29 +9,45 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from . import save, table
+from . import empty, ordered, save
+from . import table as read_table_
 
 
-def plot_bias_curves(scores: pd.DataFrame, out_png) -> None:
+#: line style of the explainers whose maps are signed, and of those whose maps are not (the
+#: bias metric presumes signed maps: their curves are drawn, but set apart)
+BIAS_STYLE = {True: {"ls": "-", "marker": "o"}, False: {"ls": "--", "marker": "x"}}
+
+
+def plot_bias_curves(table, out_png, order=None) -> None:
     """M_pixel against k, top-k (upper row) and bottom-k (lower row), one line per explainer,
-    one column per model. Lower is less biased."""
-    s = scores[scores.metric == "shapley_bias"].copy()
-    models = sorted(s.model.unique())
-    fig, axes = plt.subplots(2, max(1, len(models)), figsize=(4.6 * max(1, len(models)) + 1.5, 7.4), squeeze=False,
-                             sharey="row")
+    one column per model, from :func:`heatcheck.analysis.tables.shapley_bias_table` (a CSV path
+    or the frame). Lower is less biased. Explainers whose maps are not signed (``signed`` False)
+    are dashed and labelled "(unsigned)": the metric presumes signed maps."""
+    t = read_table_(table) if not isinstance(table, pd.DataFrame) else table
+    if t.empty:
+        return empty(out_png, "no shapley_bias scores")
+    models = sorted(t.model.unique())
+    explainers = ordered(t.explainer, order)
+    palette = plt.cm.tab10 if len(explainers) <= 10 else plt.cm.tab20
+    fig, axes = plt.subplots(2, len(models), figsize=(4.6 * len(models) + 1.5, 7.4), squeeze=False, sharey="row")
     for c, model in enumerate(models):
         for r, side in enumerate(("top", "bottom")):
             ax = axes[r, c]
-            part = s[(s.model == model) & (s.side == side)]
-            for expl, g in part.groupby("explainer"):
-                m = g.groupby("k").score.mean()
-                ax.plot(m.index.astype(float), m.values, marker="o", ms=3, label=expl)
+            part = t[(t.model == model) & (t.side == side)]
+            for i, expl in enumerate(explainers):
+                g = part[part.explainer == expl].sort_values("k")
+                if g.empty:
+                    continue
+                signed = bool(g.signed.iloc[0])
+                ax.plot(g.k.astype(float), g["mean"], ms=3, color=palette(i % palette.N),
+                        label=expl if signed else f"{expl} (unsigned)", **BIAS_STYLE[signed])
             ax.set_title(f"{model}: {side}-k% pixels", fontsize=9)
             ax.set_xlabel("k (% of pixels sampled)")
             ax.set_ylabel("bias M_pixel (lower is better)")
     axes[0, -1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1))
-    fig.suptitle("Bias of attribution maps against sampled Shapley values (second paper, eq. 3)", fontsize=10)
-    fig.tight_layout(rect=(0, 0, 1, 0.96))
+    note = "" if t.signed.all() else "\ndashed: maps without negative values, outside the metric's premise (paper, Table 2)"
+    fig.suptitle("Bias of attribution maps against sampled Shapley values (second paper, eq. 3)" + note, fontsize=10)
+    fig.tight_layout(rect=(0, 0, 1, 0.95))
     save(fig, out_png)
 
 
