@@ -53,7 +53,7 @@ def plot_bias_curves(table, out_png, order=None) -> None:
 
 def plot_mutual_verification(matrix_csvs, out_png) -> None:
     """One heatmap per model of the mean distance between normalized maps (shared colour scale)."""
-    mats = {Path(p).stem: table(p, index_col=0) for p in matrix_csvs}
+    mats = {Path(p).stem: read_table_(p, index_col=0) for p in matrix_csvs}
     vmax = max(float(m.values.max()) for m in mats.values()) if mats else 1.0
     fig, axes = plt.subplots(1, max(1, len(mats)), figsize=(5.2 * max(1, len(mats)), 4.8), squeeze=False)
     im = None
