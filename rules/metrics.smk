@@ -124,7 +124,7 @@ rule compute_shapley:
     threads: 1
     resources:
         gpu=1,
-        mem_mb=metric_mem_mb,
+        mem_mb=shapley_mem_mb,
         runtime=shapley_runtime,
     script:
         "../workflow/scripts/compute_shapley.py"
@@ -164,7 +164,7 @@ rule feature_scale:
     threads: 1
     resources:
         gpu=1,
-        mem_mb=metric_mem_mb,
+        mem_mb=forward_mem_mb,
         runtime=30,
     script:
         "../workflow/scripts/feature_scale.py"
@@ -186,7 +186,7 @@ rule mutual_verification:
         "results/{dataset}/logs/mutual_verification/{model}.log",
     threads: 1
     resources:
-        mem_mb=metric_mem_mb,
+        mem_mb=maps_mem_mb,
         runtime=30,
     script:
         "../workflow/scripts/mutual_verification.py"
