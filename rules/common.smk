@@ -120,7 +120,16 @@ import functools  # noqa: E402
 import json  # noqa: E402
 import os  # noqa: E402
 
-from heatcheck.costs import explainer_passes, image_side, seconds_per_pass, shapley_passes  # noqa: E402
+from heatcheck.costs import (  # noqa: E402
+    HALF_MASKS,
+    JOB_EXTRA_MB,
+    explainer_fb,
+    explainer_passes,
+    image_side,
+    job_mem_mb,
+    seconds_per_pass,
+    shapley_passes,
+)
 from heatcheck.shards import n_studied as studied_count, shard_digest, split_variant, studied_digest  # noqa: E402
 
 EXPLAINER_NAMES = list(config["explainers"]) or ["__none__"]
@@ -207,10 +216,18 @@ def _side(wildcards):
     return image_side(config["datasets"][wildcards.dataset])
 
 
+def _mem_mb(wildcards, attempt, passes=None):
+    """mem_mb of a job of the wildcards' model: grows with the batch size (up to the shard's
+    inputs, (forward, backward) ``passes`` per image), the image side and whether it
+    backpropagates; more per retry."""
+    arch = config["models"][wildcards.model]["arch"]
+    return job_mem_mb(arch, _side(wildcards), config["batch_size"], passes, config["shard_size"]) * attempt
+
+
 def saliency_runtime(wildcards, attempt):
     """Minutes for one shard: passes x images x a CPU estimate per pass, doubled per retry."""
     base, _, variant = wildcards.explainer.partition("+")
-    passes = explainer_passes(base, explainer_params(wildcards), _side(wildcards)) * (4 if variant else 1)
+    passes = explainer_passes(base, explainer_params(wildcards), _side(wildcards)) * (HALF_MASKS if variant else 1)
     seconds = config["shard_size"] * max(passes, 1) * seconds_per_pass(_side(wildcards))
     return int(10 + 2 * seconds / 60) * attempt
 
@@ -220,7 +237,10 @@ def blur_params(wildcards):
 
 
 def saliency_mem_mb(wildcards, attempt):
-    return 4000 * attempt
+    base, _, variant = wildcards.explainer.partition("+")
+    fwd, bwd = explainer_fb(base, explainer_params(wildcards), _side(wildcards))
+    copies = HALF_MASKS if variant else 1
+    return _mem_mb(wildcards, attempt, (fwd * copies, bwd * copies))
 
 
 def saliency_targets():
@@ -357,7 +377,26 @@ def metric_runtime(wildcards, attempt):
 
 
 def metric_mem_mb(wildcards, attempt):
-    return 4000 * attempt
+    side = _side(wildcards)
+    return _mem_mb(wildcards, attempt, (metric_passes(wildcards.metric, metric_params(wildcards), side), 0))
+
+
+def shapley_mem_mb(wildcards, attempt):
+    return _mem_mb(wildcards, attempt, (shapley_passes(config["metrics"]["shapley_bias"], _side(wildcards)), 0))
+
+
+def forward_mem_mb(wildcards, attempt):
+    """A job of batched forward passes over all studied images, which it holds (feature_scale)."""
+    images = n_studied(wildcards.dataset) * 3 * _side(wildcards) ** 2 * 4 / 2**20
+    return _mem_mb(wildcards, attempt) + int(images) * attempt
+
+
+def maps_mem_mb(wildcards, attempt):
+    """A job holding all maps of a model at once, twice (mutual_verification: the maps and their
+    normalized copies); it makes no model pass."""
+    side = _side(wildcards)
+    maps = 2 * n_studied(wildcards.dataset) * len(config["explainers"]) * side * side * 4 / 2**20
+    return int(JOB_EXTRA_MB + maps) * attempt
 
 
 def score_targets():

@@ -144,7 +144,7 @@ rule compute_shapley:
     threads: 1
     resources:
         gpu=1,
-        mem_mb=metric_mem_mb,
+        mem_mb=shapley_mem_mb,
         runtime=shapley_runtime,
     run:
         # in a thread of Snakemake's process under force-use-threads (heatcheck.jobs): no
@@ -189,7 +189,7 @@ rule feature_scale:
     threads: 1
     resources:
         gpu=1,
-        mem_mb=metric_mem_mb,
+        mem_mb=forward_mem_mb,
         runtime=30,
     run:
         # in a thread of Snakemake's process under force-use-threads (heatcheck.jobs): no
@@ -217,7 +217,7 @@ rule mutual_verification:
     localrule: True
     threads: 1
     resources:
-        mem_mb=metric_mem_mb,
+        mem_mb=maps_mem_mb,
         runtime=30,
     run:
         # in a thread of Snakemake's process under force-use-threads (heatcheck.jobs): no

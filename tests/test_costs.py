@@ -1,10 +1,14 @@
 """Pass counting of the cost report, on a study small enough to count by hand."""
 
+import json
+from pathlib import Path
+
 import pytest
 
+from heatcheck.archs import ARCHS
 from heatcheck.config import check_config
 from heatcheck.cost_report import main, report
-from heatcheck.costs import explainer_fb, explainer_passes, metric_passes, shapley_passes, study_passes
+from heatcheck.costs import explainer_fb, explainer_passes, job_mem_mb, metric_passes, shapley_passes, study_passes
 
 STUDY = {
     "shard_size": 4,
@@ -120,3 +124,37 @@ def test_blurred_copies_are_scored_maps_too(study):
     assert rows[("metrics", "deletion")]["fwd_total"] == 27 * 10 * 6
     assert rows[("metrics", "deletion")]["jobs"] == 3 * 6
     assert rows[("metrics", "unexplainable_features")]["fwd_total"] == 2 * 10 * 4
+
+
+# --- memory a shard job asks for --------------------------------------------------------------------
+
+def test_job_memory_grows_with_batch_size_side_and_backward_up_to_the_shards_inputs():
+    sizes = [job_mem_mb("resnet8", 32, b) for b in (100, 1000, 10_000, 100_000)]
+    assert sizes == sorted(sizes) and sizes[-1] > 10 * sizes[0]
+    assert job_mem_mb("resnet8", 64, 1000) > job_mem_mb("resnet8", 32, 1000)
+    assert job_mem_mb("resnet8", 32, 1000, passes=(1, 1)) > job_mem_mb("resnet8", 32, 1000)
+    assert job_mem_mb("vgg16", 224, 64) > job_mem_mb("lenet", 224, 64)
+    # a batch larger than the shard's inputs (32 images x 100 passes) holds no more
+    assert job_mem_mb("resnet8", 32, 100_000, passes=(100, 0), images=32) == job_mem_mb("resnet8", 32, 3200)
+    # the case of issue 11: a RISE shard (5000 masks) at batch 100,000 peaked at 5.9 GB
+    assert job_mem_mb("lenet", 32, 100_000, passes=(5000, 0), images=32) > 5900
+
+
+def test_job_memory_covers_every_measured_peak():
+    """The estimate is at least the peak measured by benchmarks/bench_memory.py, for the real jobs
+    and for every architecture's bare forward and backward passes."""
+    measured = json.loads((Path(__file__).parents[1] / "benchmarks/results/memory.json").read_text())
+    assert {m["arch"] for m in measured["models"]} == set(ARCHS)
+    for m in measured["models"]:
+        for batch, peak in zip(m["batch_sizes"], m["peak_mb"]):
+            # the bare model: batch inputs forward, or forward and backward (a job's batch of
+            # twice as many passes)
+            grad = int(m["backward"])
+            assert job_mem_mb(m["arch"], m["side"], batch * (1 + grad), (1, grad)) >= peak, m
+    for j in measured["jobs"]:
+        if j["job"] == "deletion":
+            passes = (metric_passes("deletion", j["params"], j["side"]), 0)
+        else:
+            passes = explainer_fb(j["job"], j["params"], j["side"])
+        for batch, peak in zip(j["batch_sizes"], j["peak_mb"]):
+            assert job_mem_mb(j["arch"], j["side"], batch, passes, 32) >= peak, j

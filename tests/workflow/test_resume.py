@@ -1,9 +1,10 @@
-"""Resume after a kill, determinism, what a changed parameter reruns, and damaged results (a saliency
-store, a score shard, a score table).
+"""Resume after a kill, determinism, what a changed parameter reruns, damaged results (a saliency
+store, a score shard, a score table), and growing a study.
 
 One small study (``resume.yaml``: 12 images in 3 shards, 2 explainers, 2 metrics) is run
 (1) without interruption, (2) killed with SIGKILL mid-run (Snakemake and its jobs) and resumed in
-another directory, (3) damaged after completion (copies of (1)) and rerun. The runs are shared
+another directory, (3) damaged after completion (copies of (1)) and rerun, (4) grown to 16 images
+(a copy of (1)) and compared with a 16-image study run from the start. The runs are shared
 between the tests (module-scoped fixtures).
 """
 
@@ -268,6 +269,16 @@ def test_changed_metric_parameter_reruns_only_that_metric(full, tmp_path):
             assert wc.get("metric", "average_drop") == "average_drop", rule
 
 
+def test_changed_batch_size_reruns_nothing(full, tmp_path):
+    """batch_size changes how many inputs go through the model at once, not the results: no job
+    reruns (nor does the memory it asks for, a resource, rerun anything)."""
+    cfg = yaml.safe_load(RESUME.read_text())
+    cfg["batch_size"] = 7
+    changed = tmp_path / "batch.yaml"
+    changed.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert added_jobs(full, changed) == {}
+
+
 # --- 4. a damaged saliency store is detected, never read, and recomputed ---------------------------
 
 
@@ -401,3 +412,81 @@ def test_third_run_rewrites_the_table_only_and_restores_the_results(full, damage
         a, b = (zarr.open_array(str(w / RES / f"curves/deletion/lenet/{e}.zarr"), mode="r")[:] for w in (full, work))
         assert a.tobytes() == b.tobytes(), e
     assert "Nothing to be done" in run_snakemake(work, RESUME, "-n").stdout
+
+
+# --- 6. growing a study computes only the new images ------------------------------------------------
+# From the 12-image study (3 shards): n_eval 16 with max_eval 13 (the store is rewritten; a new,
+# partial shard 3 of one image), then max_eval lifted (shard 3 of 4 images); the result against
+# a study run with 16 images from the start.
+
+
+def study_config(tmp_path: Path, name: str, n_eval: int, max_eval: int | None) -> Path:
+    cfg = yaml.safe_load(RESUME.read_text())
+    cfg["datasets"]["shapes"]["n_eval"] = n_eval
+    cfg["max_eval"] = max_eval
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="module")
+def grown(full, tmp_path_factory):
+    base = tmp_path_factory.mktemp("grown")
+    work = base / "w"
+    shutil.copytree(full, work, symlinks=True)
+    res = work / RES
+    old = {out: mtimes(job_files(work, out)) for out in shard_outputs(work)}
+    fixed = mtimes([res / "models/lenet.pt", res / "models/lenet.json",
+                    *res.glob("saliency/lenet/*.created"), *res.glob("logs/init_saliency/lenet/*.log")])
+    state = {"old": old, "fixed": fixed}
+    state["more_images"] = run_snakemake(work, study_config(base, "n16_max13", 16, 13))
+    state["after_more_images"] = {out: mtimes(job_files(work, out)) for out in shard_outputs(work)}
+    state["max_eval_lifted"] = run_snakemake(work, study_config(base, "n16", 16, None))
+    # the reference: the bigger study from the start (only as far as the score tables)
+    fresh = base / "fresh"
+    run_snakemake(fresh, base / "n16.yaml", "results/shapes/scores.parquet")
+    return work, fresh, state
+
+
+def new_shard_outputs(work: Path) -> list[Path]:
+    return [p for p in shard_outputs(work) if p.stem == "3"]
+
+
+def ran(proc: subprocess.CompletedProcess, rule: str) -> bool:
+    """Whether a Snakemake run ran a job of ``rule`` (a rule or a checkpoint, local or not)."""
+    return re.search(rf"^(local)?(rule|checkpoint) {rule}:$", proc.stdout + proc.stderr, re.M) is not None
+
+
+def test_more_eval_images_run_only_the_new_shards(grown):
+    work, _, state = grown
+    run = state["more_images"]
+    assert ran(run, "prepare_dataset") and ran(run, "compute_saliency")  # the store has 16 images now
+    # the model is not retrained, no saliency array recreated, no finished shard rerun
+    assert not ran(run, "train_model") and not ran(run, "init_saliency")
+    assert mtimes(state["fixed"]) == state["fixed"]
+    assert {out: mtimes(before) for out, before in state["old"].items()} == state["old"]
+    # and the new shard exists for every explainer and (metric, explainer)
+    assert len(new_shard_outputs(work)) == len(EXPLAINERS) * (1 + len(METRICS))
+    assert set(state["after_more_images"]) == set(state["old"]) | set(new_shard_outputs(work))
+
+
+def test_raising_max_eval_reruns_only_the_shard_that_grew(grown):
+    work, _, state = grown
+    run = state["max_eval_lifted"]
+    assert not ran(run, "prepare_dataset") and not ran(run, "train_model") and ran(run, "compute_saliency")
+    assert {out: mtimes(before) for out, before in state["old"].items()} == state["old"]
+    new = new_shard_outputs(work)
+    assert [p for p in new if p.stat().st_mtime_ns != state["after_more_images"][p][p]] == new  # 1 image -> 4
+    assert mtimes(state["fixed"]) == state["fixed"]
+
+
+def test_grown_study_equals_the_bigger_study_run_from_the_start(grown):
+    work, fresh, _ = grown
+    a, b = pd.read_parquet(work / RES / "scores.parquet"), pd.read_parquet(fresh / RES / "scores.parquet")
+    assert a.image_index.nunique() == 16 and np.isfinite(a.score).all()
+    pd.testing.assert_frame_equal(a, b, check_exact=True)
+    assert (work / RES / "tables/summary.csv").read_bytes() == (fresh / RES / "tables/summary.csv").read_bytes()
+    for e in EXPLAINERS:
+        x, y = (open_saliency(w / RES / f"saliency/lenet/{e}.zarr", n=16) for w in (work, fresh))
+        assert x[:].tobytes() == y[:].tobytes() and x.attrs["ids"] == y.attrs["ids"]
+        assert x.attrs["model_checksum"] == y.attrs["model_checksum"]  # the same model, not retrained

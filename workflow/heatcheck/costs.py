@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+from .archs import ARCHS
+
 
 def scaled(value: int | None, size: int, at_224: int, minimum: int = 1) -> int:
     """A pixel parameter given for 224-px images, scaled to ``size`` when not set (None)."""
@@ -139,6 +141,54 @@ def shapley_passes(params: dict, side: int) -> float:
 
 #: copies per image the masking-robustness metric reruns each explainer on (the four half masks)
 HALF_MASKS = 4
+
+#: memory (MB) a shard job needs beyond a bare model process: the store, zarr, the maps and the
+#: method's code. Measured as for ``archs.ARCHS[...]["memory"]``: the real job functions
+#: (compute_shard with RISE and integrated gradients, score_shard with deletion) on a 32-image
+#: shard at three batch sizes each, LeNet and ResNet-8 (``benchmarks/bench_memory.py``); their
+#: fixed parts exceed the bare model's by up to 270 MB
+JOB_EXTRA_MB = 300
+#: what a job's method holds per model input besides the model's activations (masks, perturbed,
+#: scaled and noisy copies, gradients, running sums), as a multiple of one input's bytes, for
+#: forward-only methods and for methods that backpropagate: in the measured jobs (LeNet) about 0
+#: for RISE and deletion, 5.5 for integrated gradients
+METHOD_BUFFERS = (1.0, 6.0)
+#: margin over the estimate: the allocator's fragmentation and what the fits miss
+MEM_HEADROOM = 1.25
+
+
+def job_mem_mb(arch: str, side: int, batch_size: int, passes: tuple[float, float] | None = None,
+               images: int | None = None, channels: int = 3) -> int:
+    """Memory (MB) to request for a job that pushes ``batch_size`` inputs at a time through a
+    model of architecture ``arch`` on ``side``-px images.
+
+    Parameters
+    ----------
+    arch : architecture (its measured fixed part and activations per input: ``ARCHS[arch]["memory"]``)
+    side, channels : image side and channels (an input is ``channels x side^2`` float32)
+    batch_size : the config's ``batch_size``: the jobs explain or score ``batch_size // passes``
+        images at a time, ``passes`` their forward + backward passes per image
+    passes, images : (forward, backward) passes per image and the job's images (a batch size
+        above their product holds no more); None: ``batch_size`` inputs, forward only, and no
+        bound
+    channels : input channels
+
+    Returns
+    -------
+    int
+        ``(fixed + JOB_EXTRA_MB + inputs x input bytes x (activations + METHOD_BUFFERS)) x
+        MEM_HEADROOM`` rounded up to 100 MB, where ``inputs`` is the forward inputs held at once
+        and the activations are those kept for the gradient when the method backpropagates.
+    """
+    fixed, forward, with_grad = ARCHS[arch]["memory"]
+    fwd, bwd = passes or (1, 0)
+    inputs = float(batch_size) if images is None else min(batch_size, (fwd + bwd) * images)
+    if fwd + bwd > 0:
+        inputs *= fwd / (fwd + bwd)  # a batch's images times their forward passes
+    grad = bwd > 0
+    per_input = channels * side * side * 4 * ((with_grad if grad else forward) + METHOD_BUFFERS[grad])
+    mb = (fixed + JOB_EXTRA_MB + inputs * per_input / 2**20) * MEM_HEADROOM
+    return int(math.ceil(mb / 100) * 100)
 #: eval / train images of a dataset kind when its config does not say (None: unknown)
 DEFAULT_SIZES = {"cifar10": (10000, 50000), "voc": (None, None), "imagenet": (None, None)}
 #: image side of a dataset kind when its config does not say
