@@ -426,8 +426,13 @@ def scored_inputs(wildcards):
         for metric in dataset_metrics(d):
             for m in config["datasets"][d]["models"]:
                 for e in metric_explainers(config, metric):
-                    w = Wildcards(fromdict={"dataset": d, "model": m, "explainer": e, "metric": metric})
-                    found += [f"results/{d}/saliency/{m}/{e}.json", *metric_extra_inputs(w).values()]
+                    found.append(f"results/{d}/saliency/{m}/{e}.json")
+                    # what each score shard reads: its saliency shard, and its per-shard extras
+                    for shard in range(-(-n_studied(d) // config["shard_size"])):
+                        w = Wildcards(fromdict={"dataset": d, "model": m, "explainer": e, "metric": metric,
+                                                "shard": str(shard)})
+                        found += [f"results/{d}/saliency/{m}/{e}.shards/{shard}.json",
+                                  *metric_extra_inputs(w).values()]
     return list(dict.fromkeys(found))
 
 
