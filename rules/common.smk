@@ -118,7 +118,12 @@ def all_targets():
 
 
 # --- saliency ------------------------------------------------------------------------------------
-from heatcheck.costs import explainer_passes, seconds_per_pass, shapley_passes  # noqa: E402
+from heatcheck.costs import (  # noqa: E402
+    dataset_side,
+    explainer_passes,
+    seconds_per_pass,
+    shapley_passes,
+)
 
 EXPLAINER_NAMES = list(config["explainers"]) or ["__none__"]
 # "{explainer}+halfmasked": the explainer rerun on the four half-masked copies (masking_robustness)
@@ -164,8 +169,7 @@ def saliency_shards(wildcards):
 
 
 def _side(wildcards):
-    spec = config["datasets"][wildcards.dataset]
-    return spec.get("size", 224)
+    return dataset_side(config["datasets"][wildcards.dataset])
 
 
 def saliency_runtime(wildcards, attempt):

@@ -126,18 +126,32 @@ def test_box_metric_on_a_kind_that_never_has_boxes(cfg):
     cifar(ok)
     del ok["metrics"]["pointing_game"]
     check_config(ok)
-    cfg["datasets"]["inet"] = {"kind": "imagenet", "root": "/data/val"}  # XMLs may sit next to the images
+    cfg["models"]["r50"] = {"arch": "resnet50", "source": "pretrained"}
+    # XMLs may sit next to the images
+    cfg["datasets"]["inet"] = {"kind": "imagenet", "root": "/data/val", "models": ["r50"]}
     cfg["metrics"] = {"pointing_game": None}
+    check_config(cfg)
+    # a folder without boxes or masks can never have boxes: refused with the keys to set
+    cfg["datasets"]["mine"] = {"kind": "folder", "root": "/data/mine", "models": ["r50"]}
+    msg = _error(cfg, lambda c: None)
+    assert "'mine'" in msg and "neither its 'boxes' nor its 'masks' key is set" in msg
+    cfg["datasets"]["mine"]["masks"] = "/data/mine_masks"
     check_config(cfg)
 
 
+def test_a_model_trained_on_a_dataset_without_train_split_is_refused(cfg):
+    def inet(c):
+        c["datasets"]["inet"] = {"kind": "imagenet", "root": "/data/val", "models": ["lenet"]}
+
+    msg = _error(cfg, inet)
+    assert "models.lenet.source = 'train'" in msg and "'inet'" in msg and "no train split" in msg
+
+
 def test_box_tables_match_the_registries():
-    from heatcheck.config import BOX_METRICS, BOXLESS_KINDS
-    from heatcheck.data import DATASETS
+    from heatcheck.config import BOX_METRICS
     from heatcheck.metrics import METRICS
 
     assert sorted(BOX_METRICS) == sorted(n for n in METRICS.names() if METRICS.get(n).needs_boxes)
-    assert sorted(BOXLESS_KINDS) == sorted(n for n in DATASETS.names() if not DATASETS.get(n).has_boxes)
 
 
 def test_canonical_params_sort_keys_but_keep_the_order_of_names():

@@ -93,40 +93,28 @@ def shapley_passes(params: dict, side: int) -> float:
 
 #: copies per image the masking-robustness metric reruns each explainer on (the four half masks)
 HALF_MASKS = 4
-#: eval / train images of a dataset kind when its config does not say (None: unknown)
-DEFAULT_SIZES = {"cifar10": (10000, 50000), "voc": (None, None), "imagenet": (None, None)}
-#: image side of a dataset kind when its config does not say
-DEFAULT_SIDE = {"cifar10": 32, "imagenet": 224, "voc": 224}
-#: classes of a dataset kind (the models' outputs)
-NUM_CLASSES = {"shapes": 6, "digits": 10, "cifar10": 10, "voc": 20, "imagenet": 1000}
-
-
 def dataset_images(spec: dict, max_eval: int | None = None) -> tuple[int | None, int | None]:
-    """(eval, train) images of a validated dataset ``spec`` as far as the config tells, capped by
-    the global ``max_eval``; None where only the data would tell (e.g. VOC crops)."""
-    kind = spec["kind"]
-    if kind == "shapes":
-        n_eval, n_train = spec["n_eval"], spec["n_train"]
-    elif kind == "digits":
-        n_eval, n_train = spec["n_eval"], 1797 - spec["n_eval"]  # scikit-learn's 1,797 scans
-    elif kind == "imagenet":  # the first paper's 100 classes unless a class list says otherwise
-        n_classes = 100 if spec.get("classes") is None else _count_lines(spec["classes"])
-        n_eval, n_train = None if n_classes is None else spec["images_per_class"] * n_classes, None
-    else:
-        n_eval, n_train = DEFAULT_SIZES[kind]
-        n_eval = spec.get("max_eval") or n_eval
-        n_train = spec.get("max_train") or n_train
+    """(eval, train) images of a validated dataset ``spec`` as far as the config tells (its
+    kind's facts), capped by the global ``max_eval``; None where only the data would tell."""
+    from .data import kind_facts
+
+    facts = kind_facts(spec)
+    n_eval = facts.n_eval
     if n_eval is not None and max_eval is not None:
         n_eval = min(n_eval, max_eval)
-    return n_eval, n_train
+    return n_eval, facts.n_train
 
 
-def _count_lines(path) -> int | None:
-    try:
-        with open(path) as fh:
-            return sum(1 for line in fh if line.strip() and not line.lstrip().startswith("#"))
-    except OSError:
-        return None
+#: image side assumed where only the data knows it (the papers' ImageNet side)
+UNKNOWN_SIDE = 224
+
+
+def dataset_side(spec: dict) -> int:
+    """Image side of a validated dataset ``spec`` (its kind's facts; :data:`UNKNOWN_SIDE` where
+    only the data tells), for pass counts and job resources."""
+    from .data import kind_facts
+
+    return int(kind_facts(spec).side or UNKNOWN_SIDE)
 
 
 def study_passes(config: dict, images: int | dict | None = None, train_images: int | dict | None = None) -> list[dict]:
@@ -148,6 +136,7 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
         ``fwd_total``/``bwd_total`` (None where the number of images is unknown).
     """
     from .config import metric_explainers
+    from .model_specs import model_label
 
     rows = []
     explainers, metrics = config.get("explainers", {}), config.get("metrics", {})
@@ -155,14 +144,14 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
         n_eval, n_train = dataset_images(dspec, config.get("max_eval"))
         n_eval = (images.get(dname) if isinstance(images, dict) else images) or n_eval
         n_train = (train_images.get(dname) if isinstance(train_images, dict) else train_images) or n_train
-        side = int(dspec.get("size") or DEFAULT_SIDE[dspec["kind"]])
+        side = dataset_side(dspec)
         shards = None if n_eval is None else -(-n_eval // config["shard_size"])
 
         for model in dspec["models"]:
             mspec = config["models"][model]
 
             def add(stage, item, fb, n, jobs):
-                rows.append({"dataset": dname, "model": model, "arch": mspec["arch"], "side": side,
+                rows.append({"dataset": dname, "model": model, "arch": model_label(mspec), "side": side,
                              "stage": stage, "item": item, "fwd": fb[0], "bwd": fb[1], "images": n,
                              "jobs": jobs, "fwd_total": None if n is None else fb[0] * n,
                              "bwd_total": None if n is None else fb[1] * n})
