@@ -14,6 +14,7 @@ from heatcheck.config import (  # noqa: E402  (torch-free)
     check_config,
     study,
 )
+from heatcheck.model_specs import model_files  # noqa: E402  (torch-free)
 
 # readable errors first (they name the key and list the valid choices), then Snakemake's own
 # schema validation, which also fills the defaults
@@ -40,6 +41,11 @@ def dataset_spec(wildcards):
 
 def model_spec(wildcards):
     return config["models"][wildcards.model]
+
+
+def model_source_files(wildcards):
+    """Weights, factory and TorchScript files a loaded model is built from (changed: reloaded)."""
+    return model_files(config["models"][wildcards.model])
 
 
 def dataset_models(wildcards):

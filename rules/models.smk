@@ -26,6 +26,7 @@ rule train_model:
 rule load_model:
     input:
         "results/{dataset}/images.zarr",
+        model_source_files,
     output:
         model="results/{dataset}/models/{model}.pt",
         report="results/{dataset}/models/{model}.json",

@@ -6,6 +6,8 @@ rule init_saliency:
         store="results/{dataset}/images.zarr",
         summary="results/{dataset}/images.json",
         model="results/{dataset}/models/{model}.pt",
+        # the model's facts: an explainer that cannot apply to it is refused here, before any shard
+        facts="results/{dataset}/models/{model}.json",
     wildcard_constraints:
         explainer="|".join(COMPUTED_NAMES),
     output:
@@ -35,6 +37,7 @@ rule init_saliency:
             params.shard_size,
             params.max_eval,
             created=output.created,
+            model_json=input.facts,
         )
 
 

@@ -14,7 +14,7 @@ import zarr
 from . import HeatcheckError
 from .costs import shapley_cell
 from .metrics import make_metric
-from .models import load_checkpoint, normalize
+from .models import load_checkpoint, model_input
 from .shards import shard_range
 from .store import DatasetStore, open_saliency, read_saliency
 
@@ -42,11 +42,11 @@ def score_shard(store_path, model_path, saliency_path, metric: str, params: dict
     m = make_metric(metric, params, batch_size=batch_size, seed=seed)
     if m.needs_boxes and ev.boxes is None:
         raise HeatcheckError(f"metric {metric!r} needs object boxes; dataset store {store_path} has none")
-    model, _ = load_checkpoint(model_path, num_classes=store.num_classes)
+    model, meta = load_checkpoint(model_path, num_classes=store.num_classes)
     model = model.to(device)
     for p in model.parameters():
         p.requires_grad_(False)
-    x = normalize(torch.from_numpy(ev.images[start:stop]).to(device), store.mean, store.std)
+    x = model_input(torch.from_numpy(ev.images[start:stop]).to(device), meta)
     targets = torch.as_tensor(sal.attrs["targets"][start:stop], device=device)
     maps = torch.from_numpy(read_saliency(sal, start, stop, repair=True)).to(device)
     boxes = ev.boxes[start:stop] if ev.boxes is not None else None
@@ -108,9 +108,9 @@ def shapley_shard(store_path, model_path, params: dict, shard: int, shard_size: 
     store = DatasetStore(store_path)
     ev = store.split("eval")
     start, stop = shard_range(shard, shard_size, n_images(store, max_eval))
-    model, _ = load_checkpoint(model_path, num_classes=store.num_classes)
+    model, meta = load_checkpoint(model_path, num_classes=store.num_classes)
     model = model.to(device)
-    x = normalize(torch.from_numpy(ev.images[start:stop]).to(device), store.mean, store.std)
+    x = model_input(torch.from_numpy(ev.images[start:stop]).to(device), meta)
     targets = targets_for(model, x, torch.from_numpy(ev.labels[start:stop]).to(device), target, batch_size)
     cell = shapley_cell(params, x.shape[-1])
     t0 = time.perf_counter()
@@ -136,8 +136,8 @@ def feature_scale(store_path, model_path, out_json, *, max_eval: int | None = No
     device = device or torch.device("cpu")
     store = DatasetStore(store_path)
     n = n_images(store, max_eval)
-    model, _ = load_checkpoint(model_path, num_classes=store.num_classes)
-    x = normalize(torch.from_numpy(store.split("eval").images[:n]), store.mean, store.std)
+    model, meta = load_checkpoint(model_path, num_classes=store.num_classes)
+    x = model_input(torch.from_numpy(store.split("eval").images[:n]), meta)
     alpha = float(feature_alpha(model.to(device), x.to(device), batch_size))
     with open(out_json, "w") as fh:
         json.dump({"alpha": alpha, "n": n}, fh)

@@ -4,6 +4,7 @@ saliency arrays. Rules that only need these run inside Snakemake's own process."
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import zarr
 
@@ -38,10 +39,32 @@ def split_variant(name: str) -> tuple[str, str | None]:
     return base, variant or None
 
 
+def check_applicable(model_json, explainer: str, model: str = "model") -> None:
+    """Refuse an explainer the model's facts (``models/{model}.json``, written once per model by
+    ``load_model`` / ``train_model``) say cannot apply, before any saliency job of it starts.
+
+    Raises
+    ------
+    HeatcheckError
+        Naming the explainer, the model and the reason.
+    """
+    with open(model_json) as fh:
+        report = json.load(fh)
+    base, _ = split_variant(explainer)
+    why = (report.get("facts") or {}).get("refused", {}).get(base)
+    if why:
+        raise HeatcheckError(
+            f"config key explainers.{base} is not applicable to model {model!r} ({report.get('arch')}): "
+            f"{why}. Remove {base} from explainers, or the model from the dataset's models")
+
+
 def init_saliency(store_path, model_path, out_path, explainer: str, params: dict, shard_size: int,
-                  max_eval: int | None, created=None) -> None:
+                  max_eval: int | None, created=None, model_json=None) -> None:
     """Create the empty saliency array of one (dataset, model, explainer[+variant]); then, if
-    ``created`` is given, write that small JSON file (what the shard jobs depend on)."""
+    ``created`` is given, write that small JSON file (what the shard jobs depend on). With
+    ``model_json``, an explainer the model's facts refuse stops here (:func:`check_applicable`)."""
+    if model_json is not None:
+        check_applicable(model_json, explainer, Path(model_json).stem)
     store = DatasetStore(store_path)
     ev = store.split("eval")
     n = n_images(store, max_eval)

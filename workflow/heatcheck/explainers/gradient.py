@@ -48,6 +48,8 @@ class GradientXInput(Explainer):
 class GuidedBackpropExplainer(Explainer):
     """Guided backpropagation (Springenberg et al. 2015): only positive gradients pass ReLUs."""
 
+    needs_module_hooks = True
+
     def attribute(self, x, targets, index=None):
         from captum.attr import GuidedBackprop
 
@@ -107,6 +109,9 @@ class GradCAM(Explainer):
     """Grad-CAM (Selvaraju et al. 2017) on the last convolutional feature map (``layer`` names
     another module), upsampled bilinearly to the image. Raw: no ReLU (metrics apply it)."""
 
+    needs_layer = True
+    needs_module_hooks = True
+
     def _layer(self):
         name = self.params.get("layer")
         if name:
@@ -133,6 +138,8 @@ class CAM(Explainer):
     global average pooling and one linear layer, upsampled bilinearly to the image."""
 
     needs_gap_fc = True
+    needs_layer = True
+    needs_module_hooks = True
 
     def passes_per_image(self):
         return 1.0
