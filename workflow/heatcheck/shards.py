@@ -54,7 +54,8 @@ def check_applicable(model_json, explainer: str, model: str = "model") -> None:
     why = (report.get("facts") or {}).get("refused", {}).get(base)
     if why:
         raise HeatcheckError(
-            f"config key explainers.{base} is not applicable to model {model!r} ({report.get('arch')}): "
+            f"config key explainers.{base} is not applicable to model {report.get('model', model)!r} "
+            f"({report.get('arch')}): "
             f"{why}. Remove {base} from explainers, or the model from the dataset's models")
 
 

@@ -38,8 +38,10 @@ def _peek_shape(path: Path, key: str) -> tuple[int, ...] | None:
         import zipfile
 
         with zipfile.ZipFile(path) as z, z.open(f"{key}.npy") as fh:
-            version = np.lib.format.read_magic(fh)
-            return tuple(np.lib.format._read_array_header(fh, version)[0])
+            fmt = np.lib.format
+            major, _ = fmt.read_magic(fh)
+            read = fmt.read_array_header_1_0 if major == 1 else fmt.read_array_header_2_0
+            return tuple(read(fh)[0])
     except Exception:  # noqa: BLE001 - facts only report what is known; the load names the problem
         return None
 
