@@ -165,3 +165,42 @@ def test_canonical_params_sort_keys_but_keep_the_order_of_names():
     assert list(cfg["datasets"]) == ["b", "a"] and list(cfg["explainers"]) == ["rise", "grad"]
     assert list(cfg["datasets"]["b"]) == ["kind", "size"] and list(cfg["explainers"]["rise"]) == ["masks", "p"]
     assert list(cfg["analysis"]) == ["bootstrap", "primary"] and list(cfg["analysis"]["primary"]) == ["a", "z"]
+
+
+def test_config_checks_and_kind_facts_stay_torch_free(root):
+    """The Snakefile validates on login nodes: checking a config of every kind and model origin,
+    and reading the kinds' facts, must not import torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, yaml\n"
+        "from heatcheck.config import check_config\n"
+        "from heatcheck.costs import study_passes\n"
+        f"cfg = yaml.safe_load(open({str(root / 'configs' / 'photos.yaml')!r}))\n"
+        "cfg['datasets']['mine'] = {'kind': 'folder', 'root': '/nowhere', 'models': ['efficientnet_lite0']}\n"
+        "cfg['datasets']['arr'] = {'kind': 'arrays', 'path': '/nowhere.npz', 'models': ['efficientnet_lite0']}\n"
+        "cfg['metrics'].pop('pointing_game')\n"
+        "study_passes(check_config(cfg))\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_model_entries_are_checked_before_any_job(cfg, tmp_path):
+    def entry(**kw):
+        return lambda c: c["models"].update(mine=kw)
+
+    assert "exactly one of arch, torchvision, timm, factory, torchscript" in _error(cfg, entry(factory="a.py:f", arch="lenet"))
+    assert "has none" in _error(cfg, entry(weights="w.pth"))
+    msg = _error(cfg, entry(factory=str(tmp_path / "net.py:build")))
+    assert "models.mine.factory: file" in msg and "net.py does not exist" in msg
+    assert "must be 'path/to/file.py:function'" in _error(cfg, entry(factory="mynet"))
+    assert "models.mine.weights: a torchvision architecture needs a local weights file" in _error(
+        cfg, entry(torchvision="resnet18"))
+    assert "a factory model is loaded, not trained" in _error(cfg, entry(factory="pkg.mod:f", source="train"))
+    assert "give both mean and std" in _error(cfg, entry(factory="pkg.mod:f", mean=[0.5, 0.5, 0.5]))
+    ok = copy.deepcopy(cfg)
+    ok["models"]["mine"] = {"factory": "pkg.mod:f"}
+    check_config(ok)
+    assert ok["models"]["mine"]["source"] == "pretrained" and ok["models"]["lenet"]["source"] == "train"

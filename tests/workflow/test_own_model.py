@@ -114,7 +114,7 @@ def mixed(tmp_path_factory):
         "explainers": {"grad": None, "gradcam": None},
         "metrics": {"deletion": {"baselines": ["mean"], "granularities": ["pixel"], "steps": 4},
                     "pointing_game": None},
-        "analysis": {"bootstrap": 0},
+        "analysis": {"bootstrap": 0, "blur": {"explainers": []}},
     }
     path = work / "mixed.yaml"
     path.write_text(yaml.safe_dump(cfg))
