@@ -124,12 +124,7 @@ def all_targets():
 
 
 # --- saliency ------------------------------------------------------------------------------------
-from heatcheck.costs import (  # noqa: E402
-    dataset_side,
-    explainer_passes,
-    seconds_per_pass,
-    shapley_passes,
-)
+from heatcheck.costs import explainer_passes, image_side, seconds_per_pass, shapley_passes  # noqa: E402
 
 EXPLAINER_NAMES = list(config["explainers"]) or ["__none__"]
 # "{explainer}+halfmasked": the explainer rerun on the four half-masked copies (masking_robustness)
@@ -175,7 +170,7 @@ def saliency_shards(wildcards):
 
 
 def _side(wildcards):
-    return dataset_side(config["datasets"][wildcards.dataset])
+    return image_side(config["datasets"][wildcards.dataset])
 
 
 def saliency_runtime(wildcards, attempt):

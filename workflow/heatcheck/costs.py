@@ -109,7 +109,7 @@ def dataset_images(spec: dict, max_eval: int | None = None) -> tuple[int | None,
 UNKNOWN_SIDE = 224
 
 
-def dataset_side(spec: dict) -> int:
+def image_side(spec: dict) -> int:
     """Image side of a validated dataset ``spec`` (its kind's facts; :data:`UNKNOWN_SIDE` where
     only the data tells), for pass counts and job resources."""
     from .data import kind_facts
@@ -144,7 +144,7 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
         n_eval, n_train = dataset_images(dspec, config.get("max_eval"))
         n_eval = (images.get(dname) if isinstance(images, dict) else images) or n_eval
         n_train = (train_images.get(dname) if isinstance(train_images, dict) else train_images) or n_train
-        side = dataset_side(dspec)
+        side = image_side(dspec)
         shards = None if n_eval is None else -(-n_eval // config["shard_size"])
 
         for model in dspec["models"]:
