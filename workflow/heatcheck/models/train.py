@@ -116,7 +116,7 @@ def train_model(store_path, spec: dict, out_path, json_path, device: torch.devic
     train_acc = accuracy(model, train.images[:2000], train.labels[:2000], norm, device)
     log.info("%s: held-out accuracy %.4f (train %.4f) after %.1f s", name, acc, train_acc, seconds)
     model = model.cpu().eval()
-    facts = model_facts(model, size, store.num_classes, _what(name, spec))
+    facts = model_facts(model, size, store.num_classes, _what(name, spec), layer=spec.get("layer"))
     save_checkpoint(out_path, model, spec["arch"], store.num_classes, size, store.mean, store.std,
                     extra={"facts": facts})
     report = {"model": name, "arch": spec["arch"], "source": "train", "accuracy": acc,
