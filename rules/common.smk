@@ -16,6 +16,7 @@ from heatcheck.config import (  # noqa: E402  (torch-free)
     load_study,
     study,
 )
+from heatcheck.model_specs import model_files  # noqa: E402  (torch-free)
 
 # The study is its config file(s): the --configfile ones, else config.yaml, never both merged
 # (what Snakemake does with a configfile: directive), read again here by a loader that refuses
@@ -54,6 +55,11 @@ def dataset_spec(wildcards):
 
 def model_spec(wildcards):
     return config["models"][wildcards.model]
+
+
+def model_source_files(wildcards):
+    """Weights, factory and TorchScript files a loaded model is built from (changed: reloaded)."""
+    return model_files(config["models"][wildcards.model])
 
 
 def dataset_models(wildcards):
@@ -220,8 +226,11 @@ def _mem_mb(wildcards, attempt, passes=None):
     """mem_mb of a job of the wildcards' model: grows with the batch size (up to the shard's
     inputs, (forward, backward) ``passes`` per image), the image side and whether it
     backpropagates; more per retry."""
-    arch = config["models"][wildcards.model]["arch"]
-    return job_mem_mb(arch, _side(wildcards), config["batch_size"], passes, config["shard_size"]) * attempt
+    spec = config["models"][wildcards.model]
+    # a loaded model: its torchvision name may be a measured architecture; it takes its own side
+    arch = spec.get("arch") or spec.get("torchvision")
+    side = spec.get("size") or _side(wildcards)
+    return job_mem_mb(arch, side, config["batch_size"], passes, config["shard_size"]) * attempt
 
 
 def saliency_runtime(wildcards, attempt):

@@ -31,6 +31,8 @@ rule load_model:
         # ancient, with the digest of what the model depends on as a param: more eval images
         # rewrite the store but do not retrain the model
         ancient("results/{dataset}/images.zarr"),
+        # the weights, factory and TorchScript files it is built from: a changed one reloads
+        model_source_files,
     output:
         model="results/{dataset}/models/{model}.pt",
         report="results/{dataset}/models/{model}.json",

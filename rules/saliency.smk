@@ -12,6 +12,8 @@ rule init_saliency:
         store=ancient("results/{dataset}/images.zarr"),
         summary=ancient("results/{dataset}/images.json"),
         model="results/{dataset}/models/{model}.pt",
+        # the model's facts: an explainer that cannot apply to it is refused here, before any shard
+        facts="results/{dataset}/models/{model}.json",
     output:
         array=directory("results/{dataset}/saliency/{model}/{explainer}.zarr"),
         # a plain file the shard jobs depend on (they read the array as ancient: their own writes
@@ -40,6 +42,7 @@ rule init_saliency:
             params.shard_size,
             config["max_eval"],
             created=output.created,
+            model_json=input.facts,
         )
 
 

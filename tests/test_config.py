@@ -128,18 +128,32 @@ def test_box_metric_on_a_kind_that_never_has_boxes(cfg):
     cifar(ok)
     del ok["metrics"]["pointing_game"]
     check_config(ok)
-    cfg["datasets"]["inet"] = {"kind": "imagenet", "root": "/data/val"}  # XMLs may sit next to the images
+    cfg["models"]["r50"] = {"arch": "resnet50", "source": "pretrained"}
+    # XMLs may sit next to the images
+    cfg["datasets"]["inet"] = {"kind": "imagenet", "root": "/data/val", "models": ["r50"]}
     cfg["metrics"] = {"pointing_game": None}
+    check_config(cfg)
+    # a folder without boxes or masks can never have boxes: refused with the keys to set
+    cfg["datasets"]["mine"] = {"kind": "folder", "root": "/data/mine", "models": ["r50"]}
+    msg = _error(cfg, lambda c: None)
+    assert "'mine'" in msg and "neither its 'boxes' nor its 'masks' key is set" in msg
+    cfg["datasets"]["mine"]["masks"] = "/data/mine_masks"
     check_config(cfg)
 
 
+def test_a_model_trained_on_a_dataset_without_train_split_is_refused(cfg):
+    def inet(c):
+        c["datasets"]["inet"] = {"kind": "imagenet", "root": "/data/val", "models": ["lenet"]}
+
+    msg = _error(cfg, inet)
+    assert "models.lenet.source = 'train'" in msg and "'inet'" in msg and "no train split" in msg
+
+
 def test_box_tables_match_the_registries():
-    from heatcheck.config import BOX_METRICS, BOXLESS_KINDS
-    from heatcheck.data import DATASETS
+    from heatcheck.config import BOX_METRICS
     from heatcheck.metrics import METRICS
 
     assert sorted(BOX_METRICS) == sorted(n for n in METRICS.names() if METRICS.get(n).needs_boxes)
-    assert sorted(BOXLESS_KINDS) == sorted(n for n in DATASETS.names() if not DATASETS.get(n).has_boxes)
 
 
 def test_canonical_params_sort_keys_but_keep_the_order_of_names():
@@ -403,9 +417,50 @@ def test_sizes_are_checked_against_each_datasets_side(cfg):
     (lambda c: c["explainers"].update(meaningful_perturbation={"blur_sigma": 0}),
      "explainers.meaningful_perturbation.blur_sigma = 0 must be > 0"),
     (lambda c: c["datasets"]["shapes"].update(distractors=[3, 1]), "datasets.shapes.distractors"),
-    (lambda c: c["datasets"].update(inet={"kind": "imagenet", "root": "/data", "resize": 200, "models": ["lenet"]}),
+    # a model loaded, not trained: an imagenet folder has no train split
+    (lambda c: (c["models"].update(r50={"arch": "resnet50", "source": "pretrained"}),
+                c["datasets"].update(inet={"kind": "imagenet", "root": "/data", "resize": 200, "models": ["r50"]})),
      "datasets.inet.size = 224 is larger than datasets.inet.resize = 200"),
 ])
 def test_other_nonsense_is_refused(cfg, mutate, key):
     msg = _error(cfg, mutate)
     assert key in msg
+
+
+def test_config_checks_and_kind_facts_stay_torch_free(root):
+    """The Snakefile validates on login nodes: checking a config of every kind and model origin,
+    and reading the kinds' facts, must not import torch."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, yaml\n"
+        "from heatcheck.config import check_config\n"
+        "from heatcheck.costs import study_passes\n"
+        f"cfg = yaml.safe_load(open({str(root / 'configs' / 'photos.yaml')!r}))\n"
+        "cfg['datasets']['mine'] = {'kind': 'folder', 'root': '/nowhere', 'models': ['efficientnet_lite0']}\n"
+        "cfg['datasets']['arr'] = {'kind': 'arrays', 'path': '/nowhere.npz', 'models': ['efficientnet_lite0']}\n"
+        "cfg['metrics'].pop('pointing_game')\n"
+        "study_passes(check_config(cfg))\n"
+        "assert 'torch' not in sys.modules, 'torch imported'\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_model_entries_are_checked_before_any_job(cfg, tmp_path):
+    def entry(**kw):
+        return lambda c: c["models"].update(mine=kw)
+
+    assert "exactly one of arch, torchvision, timm, factory, torchscript" in _error(cfg, entry(factory="a.py:f", arch="lenet"))
+    assert "has none" in _error(cfg, entry(weights="w.pth"))
+    msg = _error(cfg, entry(factory=str(tmp_path / "net.py:build")))
+    assert "models.mine.factory: file" in msg and "net.py does not exist" in msg
+    assert "must be 'path/to/file.py:function'" in _error(cfg, entry(factory="mynet"))
+    assert "models.mine.weights: a torchvision architecture needs a local weights file" in _error(
+        cfg, entry(torchvision="resnet18"))
+    assert "a factory model is loaded, not trained" in _error(cfg, entry(factory="pkg.mod:f", source="train"))
+    assert "give both mean and std" in _error(cfg, entry(factory="pkg.mod:f", mean=[0.5, 0.5, 0.5]))
+    ok = copy.deepcopy(cfg)
+    ok["models"]["mine"] = {"factory": "pkg.mod:f"}
+    check_config(ok)
+    assert ok["models"]["mine"]["source"] == "pretrained" and ok["models"]["lenet"]["source"] == "train"

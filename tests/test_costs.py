@@ -158,3 +158,23 @@ def test_job_memory_covers_every_measured_peak():
             passes = explainer_fb(j["job"], j["params"], j["side"])
         for batch, peak in zip(j["batch_sizes"], j["peak_mb"]):
             assert job_mem_mb(j["arch"], j["side"], batch, passes, 32) >= peak, j
+
+
+def test_sides_and_image_counts_come_from_the_kinds_facts(tmp_path):
+    import numpy as np
+
+    from heatcheck.costs import dataset_images, image_side
+
+    np.savez(tmp_path / "d.npz", images=np.zeros((7, 3, 40, 40), np.uint8), labels=np.zeros(7, int))
+    cfg = check_config({
+        "datasets": {"c": {"kind": "cifar10", "root": "/data/c", "models": ["m"]},
+                     "p": {"kind": "photos", "photos": ["chelsea", "coffee"], "models": ["e"]},
+                     "a": {"kind": "arrays", "path": str(tmp_path / "d.npz"), "models": ["e"]},
+                     "f": {"kind": "folder", "root": "/data/f", "size": 96, "models": ["e"]}},
+        "models": {"m": {"arch": "lenet"}, "e": {"factory": "pkg.mod:build"}}, "explainers": {"grad": None}})
+    d = cfg["datasets"]
+    assert [image_side(d[k]) for k in "cpaf"] == [32, 224, 40, 96]
+    assert dataset_images(d["c"], 100) == (100, 50000) and dataset_images(d["p"]) == (2, 0)
+    assert dataset_images(d["a"]) == (7, 0) and dataset_images(d["f"]) == (None, 0)
+    rows = study_passes(cfg)
+    assert {r["arch"] for r in rows if r["model"] == "e"} == {"factory:pkg.mod:build"}

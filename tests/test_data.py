@@ -17,7 +17,7 @@ def shapes_spec(**kw):
 
 
 def test_registry_has_all_kinds():
-    assert DATASETS.names() == ["cifar10", "digits", "imagenet", "shapes", "voc"]
+    assert DATASETS.names() == ["arrays", "cifar10", "digits", "folder", "imagenet", "photos", "shapes", "voc"]
 
 
 def test_shapes_deterministic_from_seed():

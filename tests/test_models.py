@@ -32,6 +32,13 @@ def test_every_arch_builds_and_matches_the_torch_free_table(arch):
         model(torch.randn(1, 3, size, size))
     h.remove()
     assert feats[0].ndim == 4
+    # the probe load_model runs on every model finds the same layer and GAP + linear layer
+    from heatcheck.models.facts import model_facts
+
+    layer = last_conv(model)
+    facts = model_facts(model, size, 7, arch, explainers=False)
+    assert dict(model.named_modules())[facts["layer"]] is layer
+    assert (facts["gap_fc"] is not None) == ARCHS[arch]["gap_fc"] == (gap_fc(model) is not None)
 
 
 def test_cifar_resnet_depths():

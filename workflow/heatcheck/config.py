@@ -14,9 +14,9 @@ import jsonschema
 import yaml
 
 from . import HeatcheckError
-from .archs import ARCHS
 from .costs import blur_kernel, image_side, occlusion_geometry, region_side, shapley_cell, shapley_players
 from .metric_configs import CONFIGURATIONS, config_keys, primary_choices, subset_size
+from .model_specs import check_models
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 #: the study when no config file is given (read from the working directory, where Snakemake's
@@ -226,22 +226,12 @@ def check_config(config: dict) -> dict:
 #: metrics that need object boxes (masks too, where there are any; torch-free copy of
 #: ``Metric.needs_boxes``, checked by the tests)
 BOX_METRICS = ("pointing_game", "relevance_mass", "relevance_rank")
-#: dataset kinds that never have object boxes, and why (``imagenet`` without ``boxes`` may still
-#: find ILSVRC XMLs next to the images, and keeps the skip-with-a-warning of a box-less store)
-BOXLESS_KINDS = {"cifar10": "the CIFAR-10 batches carry no object annotations"}
 
 
 def _cross_check(config: dict) -> None:
     _check_box_metrics(config)
     blur_explainers(config)
     models = config["models"]
-    for name, spec in models.items():
-        info = ARCHS[spec["arch"]]
-        if spec["source"] == "pretrained" and not info["torchvision"]:
-            raise HeatcheckError(
-                f"config key models.{name}.source = 'pretrained' needs a torchvision architecture; "
-                f"{spec['arch']!r} has no pretrained weights (valid: "
-                f"{', '.join(a for a, i in ARCHS.items() if i['torchvision'])}); use source: train")
     for dname, dspec in config["datasets"].items():
         dspec.setdefault("models", sorted(models))
         for m in dspec["models"]:
@@ -249,12 +239,7 @@ def _cross_check(config: dict) -> None:
                 raise HeatcheckError(
                     f"config key datasets.{dname}.models names {m!r}, which is not defined under "
                     f"models; valid choices: {', '.join(sorted(models))}")
-        for m in dspec["models"]:
-            if "cam" in config.get("explainers", {}) and not ARCHS[models[m]["arch"]]["gap_fc"]:
-                raise HeatcheckError(
-                    f"config key explainers.cam is not applicable to model {m!r} "
-                    f"(arch {models[m]['arch']!r}): CAM needs global average pooling followed by one "
-                    f"linear layer; use gradcam, or remove {m!r} from datasets.{dname}.models")
+    check_models(config)
     _check_metric_settings(config)
     _check_primary(config)
     _check_datasets(config)
@@ -376,20 +361,20 @@ def _check_sizes(config: dict, dname: str, side: int) -> None:
 
 
 def _check_box_metrics(config: dict) -> None:
-    """A metric that needs boxes must not meet a dataset kind that never has any."""
+    """A metric that needs boxes must not meet a dataset that can never have any (its kind's
+    facts say why; ``imagenet`` without ``boxes`` may still find ILSVRC XMLs next to the images,
+    and keeps the skip-with-a-warning of a box-less store)."""
+    from .data import DATASETS, kind_facts
+
     for metric in (m for m in config.get("metrics", {}) if m in BOX_METRICS):
         for dname, dspec in config["datasets"].items():
-            why = BOXLESS_KINDS.get(dspec["kind"])
+            why = kind_facts(dspec).no_boxes
             if why:
-                with_boxes = sorted(set(_kinds()) - set(BOXLESS_KINDS))
+                with_boxes = [k for k in DATASETS.names() if DATASETS.get(k).no_boxes is None]
                 raise HeatcheckError(
                     f"config key metrics.{metric} needs object boxes, but dataset {dname!r} "
                     f"(datasets.{dname}.kind = {dspec['kind']!r}) has none: {why}; remove {metric} "
-                    f"from metrics, or study it on a dataset kind with boxes ({', '.join(with_boxes)})")
-
-
-def _kinds() -> list[str]:
-    return load_schema()["$defs"]["dataset"]["properties"]["kind"]["enum"]
+                    f"from metrics, or study it on a dataset with boxes (kinds {', '.join(with_boxes)})")
 
 
 #: explainers blurred by default in the sparsity study: the sparse gradient maps (section 4.4)

@@ -21,7 +21,7 @@ import time
 
 from . import HeatcheckError
 from .config import check_config, load_study
-from .costs import NUM_CLASSES, study_passes
+from .costs import study_passes
 
 
 def measure(arch: str, side: int, num_classes: int, batch: int | None = None, seconds: float = 3.0) -> dict:
@@ -188,10 +188,19 @@ def main(argv=None) -> int:
         arch, f, b = parse_throughput(text)
         rates[(arch, None)] = {"arch": arch, "side": "-", "fwd_per_s": f, "bwd_per_s": b, "source": "given"}
     if args.measure:
-        for arch, side, kind in sorted({(r["arch"], r["side"], config["datasets"][r["dataset"]]["kind"]) for r in rows}):
-            if (arch, None) not in rates:
-                print(f"measuring {arch} at {side} px ...", file=sys.stderr)
-                rates[(arch, side)] = measure(arch, side, NUM_CLASSES[kind], seconds=args.seconds)
+        from .archs import ARCHS
+        from .data import kind_facts
+
+        for arch, side, dname in sorted({(r["arch"], r["side"], r["dataset"]) for r in rows}):
+            if (arch, None) in rates:
+                continue
+            if arch not in ARCHS:  # a loaded model: only its own build tells its speed
+                print(f"not measuring {arch} (not a built-in architecture): pass --throughput {arch}=FWD/BWD",
+                      file=sys.stderr)
+                continue
+            print(f"measuring {arch} at {side} px ...", file=sys.stderr)
+            classes = kind_facts(config["datasets"][dname]).num_classes or 1000
+            rates[(arch, side)] = measure(arch, side, classes, seconds=args.seconds)
     print(report(rows, rates, " + ".join(args.config), detail=not args.summary))
     missing = [r for r in rows if r["fwd_total"] is None]
     if missing:

@@ -155,6 +155,9 @@ JOB_EXTRA_MB = 300
 METHOD_BUFFERS = (1.0, 6.0)
 #: margin over the estimate: the allocator's fragmentation and what the fits miss
 MEM_HEADROOM = 1.25
+#: ``ARCHS[...]["memory"]`` assumed for a loaded model of no measured architecture (timm, a
+#: factory, TorchScript, a torchvision name not in ARCHS): the most any measured one needs
+LOADED_MODEL_MEMORY = tuple(max(info["memory"][i] for info in ARCHS.values()) for i in range(3))
 
 
 def job_mem_mb(arch: str, side: int, batch_size: int, passes: tuple[float, float] | None = None,
@@ -164,7 +167,8 @@ def job_mem_mb(arch: str, side: int, batch_size: int, passes: tuple[float, float
 
     Parameters
     ----------
-    arch : architecture (its measured fixed part and activations per input: ``ARCHS[arch]["memory"]``)
+    arch : architecture (its measured fixed part and activations per input: ``ARCHS[arch]["memory"]``;
+        None or an unmeasured one: :data:`LOADED_MODEL_MEMORY`)
     side, channels : image side and channels (an input is ``channels x side^2`` float32)
     batch_size : the config's ``batch_size``: the jobs explain or score ``batch_size // passes``
         images at a time, ``passes`` their forward + backward passes per image
@@ -180,7 +184,7 @@ def job_mem_mb(arch: str, side: int, batch_size: int, passes: tuple[float, float
         MEM_HEADROOM`` rounded up to 100 MB, where ``inputs`` is the forward inputs held at once
         and the activations are those kept for the gradient when the method backpropagates.
     """
-    fixed, forward, with_grad = ARCHS[arch]["memory"]
+    fixed, forward, with_grad = ARCHS[arch]["memory"] if arch in ARCHS else LOADED_MODEL_MEMORY
     fwd, bwd = passes or (1, 0)
     inputs = float(batch_size) if images is None else min(batch_size, (fwd + bwd) * images)
     if fwd + bwd > 0:
@@ -189,46 +193,30 @@ def job_mem_mb(arch: str, side: int, batch_size: int, passes: tuple[float, float
     per_input = channels * side * side * 4 * ((with_grad if grad else forward) + METHOD_BUFFERS[grad])
     mb = (fixed + JOB_EXTRA_MB + inputs * per_input / 2**20) * MEM_HEADROOM
     return int(math.ceil(mb / 100) * 100)
-#: eval / train images of a dataset kind when its config does not say (None: unknown)
-DEFAULT_SIZES = {"cifar10": (10000, 50000), "voc": (None, None), "imagenet": (None, None)}
-#: image side of a dataset kind when its config does not say
-DEFAULT_SIDE = {"cifar10": 32, "imagenet": 224, "voc": 224}
-#: classes of a dataset kind (the models' outputs)
-NUM_CLASSES = {"shapes": 6, "digits": 10, "cifar10": 10, "voc": 20, "imagenet": 1000}
-
-
-def image_side(spec: dict) -> int:
-    """Side in pixels of the (square) images of a validated dataset ``spec``: its ``size``, else
-    its kind's (CIFAR-10 has no ``size``)."""
-    return int(spec.get("size") or DEFAULT_SIDE[spec["kind"]])
 
 
 def dataset_images(spec: dict, max_eval: int | None = None) -> tuple[int | None, int | None]:
-    """(eval, train) images of a validated dataset ``spec`` as far as the config tells, capped by
-    the global ``max_eval``; None where only the data would tell (e.g. VOC crops)."""
-    kind = spec["kind"]
-    if kind == "shapes":
-        n_eval, n_train = spec["n_eval"], spec["n_train"]
-    elif kind == "digits":
-        n_eval, n_train = spec["n_eval"], 1797 - spec["n_eval"]  # scikit-learn's 1,797 scans
-    elif kind == "imagenet":  # the first paper's 100 classes unless a class list says otherwise
-        n_classes = 100 if spec.get("classes") is None else _count_lines(spec["classes"])
-        n_eval, n_train = None if n_classes is None else spec["images_per_class"] * n_classes, None
-    else:
-        n_eval, n_train = DEFAULT_SIZES[kind]
-        n_eval = spec.get("max_eval") or n_eval
-        n_train = spec.get("max_train") or n_train
+    """(eval, train) images of a validated dataset ``spec`` as far as the config tells (its
+    kind's facts), capped by the global ``max_eval``; None where only the data would tell."""
+    from .data import kind_facts
+
+    facts = kind_facts(spec)
+    n_eval = facts.n_eval
     if n_eval is not None and max_eval is not None:
         n_eval = min(n_eval, max_eval)
-    return n_eval, n_train
+    return n_eval, facts.n_train
 
 
-def _count_lines(path) -> int | None:
-    try:
-        with open(path) as fh:
-            return sum(1 for line in fh if line.strip() and not line.lstrip().startswith("#"))
-    except OSError:
-        return None
+#: image side assumed where only the data knows it (the papers' ImageNet side)
+UNKNOWN_SIDE = 224
+
+
+def image_side(spec: dict) -> int:
+    """Image side of a validated dataset ``spec`` (its kind's facts; :data:`UNKNOWN_SIDE` where
+    only the data tells), for pass counts and job resources."""
+    from .data import kind_facts
+
+    return int(kind_facts(spec).side or UNKNOWN_SIDE)
 
 
 def study_passes(config: dict, images: int | dict | None = None, train_images: int | dict | None = None) -> list[dict]:
@@ -250,6 +238,7 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
         ``fwd_total``/``bwd_total`` (None where the number of images is unknown).
     """
     from .config import metric_explainers
+    from .model_specs import model_label
 
     rows = []
     explainers, metrics = config.get("explainers", {}), config.get("metrics", {})
@@ -264,7 +253,7 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
             mspec = config["models"][model]
 
             def add(stage, item, fb, n, jobs):
-                rows.append({"dataset": dname, "model": model, "arch": mspec["arch"], "side": side,
+                rows.append({"dataset": dname, "model": model, "arch": model_label(mspec), "side": side,
                              "stage": stage, "item": item, "fwd": fb[0], "bwd": fb[1], "images": n,
                              "jobs": jobs, "fwd_total": None if n is None else fb[0] * n,
                              "bwd_total": None if n is None else fb[1] * n})

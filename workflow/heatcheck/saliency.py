@@ -15,7 +15,7 @@ from tqdm import tqdm
 from . import HeatcheckError
 from .explainers import EXPLAINERS, check_finite, make_explainer
 from .precision import full_precision, prepare_model
-from .models import load_checkpoint, normalize
+from .models import input_normalization, load_checkpoint, model_input
 from .runtime import out_of_memory
 from .shards import copies as map_copies, n_images, shard_range, split_variant
 from .store import DatasetStore, write_saliency_shard
@@ -66,7 +66,7 @@ def _compute_shard(store_path, model_path, sal_path, name, params, shard, shard_
     model = prepare_model(model.to(device), **(passes or {}))
     for p in model.parameters():
         p.requires_grad_(False)
-    x = normalize(torch.from_numpy(ev.images[start:stop]).to(device), store.mean, store.std)
+    x = model_input(torch.from_numpy(ev.images[start:stop]).to(device), meta)
     labels = torch.from_numpy(ev.labels[start:stop]).to(device)
     ids = ev.ids[start:stop]
     targets = targets_for(model, x, labels, target, batch_size)
@@ -90,9 +90,10 @@ def _compute_shard(store_path, model_path, sal_path, name, params, shard, shard_
     background = None
     if cls.needs_background:
         bg = background_images(store, int(params.get("background_size", 64)), seed)
-        background = normalize(bg.to(device), store.mean, store.std)
+        background = model_input(bg.to(device), meta)
+    mean, std = input_normalization(meta)
     expl = make_explainer(explainer, model, params, batch_size=batch_size, seed=seed, background=background,
-                          mean=store.mean.tolist(), std=store.std.tolist())
+                          mean=list(mean), std=list(std))
     per = max(1, min(len(x), batch_size // max(1, math.ceil(expl.passes_per_image()))))
     t0 = time.perf_counter()
     maps = []

@@ -15,7 +15,7 @@ from .costs import shapley_cell
 from .explainers import EXPLAINERS
 from .metrics import make_metric
 from .precision import prepare_model
-from .models import load_checkpoint, normalize
+from .models import load_checkpoint, model_input
 from .runtime import out_of_memory
 from .shards import VARIANTS, shard_range
 from .store import DatasetStore, check_exists, open_saliency, read_saliency, read_shard_report, reading
@@ -68,11 +68,11 @@ def _score_shard(store_path, model_path, report_path, metric, params, out_path, 
     m = make_metric(metric, params, batch_size=batch_size, seed=seed)
     if m.needs_boxes and ev.boxes is None:
         raise HeatcheckError(f"metric {metric!r} needs object boxes; dataset store {store_path} has none")
-    model, _ = load_checkpoint(model_path, num_classes=store.num_classes)
+    model, meta = load_checkpoint(model_path, num_classes=store.num_classes)
     model = prepare_model(model.to(device), **(passes or {}))
     for p in model.parameters():
         p.requires_grad_(False)
-    x = normalize(torch.from_numpy(ev.images[start:stop]).to(device), store.mean, store.std)
+    x = model_input(torch.from_numpy(ev.images[start:stop]).to(device), meta)
     targets = torch.as_tensor(report["targets"], device=device)
     maps = torch.from_numpy(maps).to(device)
     boxes = ev.boxes[start:stop] if ev.boxes is not None else None
@@ -151,9 +151,9 @@ def _shapley_shard(store_path, model_path, params, shard, shard_size, out_path, 
     store = DatasetStore(store_path)
     ev = store.split("eval")
     start, stop = shard_range(shard, shard_size, n_images(store, max_eval))
-    model, _ = load_checkpoint(model_path, num_classes=store.num_classes)
+    model, meta = load_checkpoint(model_path, num_classes=store.num_classes)
     model = prepare_model(model.to(device), **(passes or {}))
-    x = normalize(torch.from_numpy(ev.images[start:stop]).to(device), store.mean, store.std)
+    x = model_input(torch.from_numpy(ev.images[start:stop]).to(device), meta)
     targets = targets_for(model, x, torch.from_numpy(ev.labels[start:stop]).to(device), target, batch_size)
     cell = shapley_cell(params, x.shape[-1])
     t0 = time.perf_counter()
@@ -179,8 +179,8 @@ def feature_scale(store_path, model_path, out_json, *, max_eval: int | None = No
     device = device or torch.device("cpu")
     store = DatasetStore(store_path)
     n = n_images(store, max_eval)
-    model, _ = load_checkpoint(model_path, num_classes=store.num_classes)
-    x = normalize(torch.from_numpy(store.split("eval").images[:n]), store.mean, store.std)
+    model, meta = load_checkpoint(model_path, num_classes=store.num_classes)
+    x = model_input(torch.from_numpy(store.split("eval").images[:n]), meta)
     with out_of_memory("feature_scale", batch_size):
         alpha = float(feature_alpha(prepare_model(model.to(device), **(passes or {})), x.to(device), batch_size))
     with open(out_json, "w") as fh:

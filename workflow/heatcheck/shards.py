@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 from . import HeatcheckError, __version__
 from .store import (DatasetStore, create_saliency, file_checksum, finalize_saliency, read_shard_report,
@@ -81,13 +82,36 @@ def copies(name: str) -> int:
     return VARIANTS[variant] if variant else 1
 
 
+def check_applicable(model_json, explainer: str, model: str = "model") -> None:
+    """Refuse an explainer the model's facts (``models/{model}.json``, written once per model by
+    ``load_model`` / ``train_model``) say cannot apply, before any saliency job of it starts.
+
+    Raises
+    ------
+    HeatcheckError
+        Naming the explainer, the model and the reason.
+    """
+    with open(model_json) as fh:
+        report = json.load(fh)
+    base, _ = split_variant(explainer)
+    why = (report.get("facts") or {}).get("refused", {}).get(base)
+    if why:
+        raise HeatcheckError(
+            f"config key explainers.{base} is not applicable to model {report.get('model', model)!r} "
+            f"({report.get('arch')}): "
+            f"{why}. Remove {base} from explainers, or the model from the dataset's models")
+
+
 def init_saliency(store_path, model_path, out_path, explainer: str, params: dict, shard_size: int,
-                  max_eval: int | None, created=None) -> None:
+                  max_eval: int | None, created=None, model_json=None) -> None:
     """Create the empty saliency array of one (dataset, model, explainer[+variant]); then, if
-    ``created`` is given, write that small JSON file (what the shard jobs depend on).
+    ``created`` is given, write that small JSON file (what the shard jobs depend on). With
+    ``model_json``, an explainer the model's facts refuse stops here (:func:`check_applicable`).
 
     The array starts with a row per studied image; the shard jobs resize it when the study grows.
     """
+    if model_json is not None:
+        check_applicable(model_json, explainer, Path(model_json).stem)
     store = DatasetStore(store_path)
     ev = store.split("eval")
     n = n_images(store, max_eval)

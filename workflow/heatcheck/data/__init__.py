@@ -1,8 +1,9 @@
 """Dataset kinds (registry :data:`DATASETS`) and their loading into a :class:`Loaded`."""
 
-from .base import DATASETS, DatasetKind, Loaded, Split, image_digests, model_digest  # noqa: F401
+from .base import DATASETS, DatasetKind, KindFacts, Loaded, Split, image_digests, model_digest  # noqa: F401
 from . import shapes, digits  # noqa: F401  (register the kinds)
 from . import imagenet, voc, cifar10  # noqa: F401
+from . import folder, arrays  # noqa: F401
 
 
 def load_dataset(spec: dict) -> Loaded:
@@ -21,3 +22,9 @@ def summarize(loaded: Loaded, kind: str) -> dict:
             "num_classes": len(loaded.class_names), "has_boxes": ev.boxes is not None,
             "has_masks": ev.masks is not None,
             "digests": {"model": model_digest(loaded), "eval": image_digests(ev)}}
+
+
+def kind_facts(spec: dict) -> KindFacts:
+    """The facts of one validated ``datasets.<name>`` entry (torch-free: config checks, rule
+    resources and the cost report read them)."""
+    return DATASETS.get(spec["kind"]).facts(spec)

@@ -63,20 +63,65 @@ class Loaded:
     attrs: dict = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class KindFacts:
+    """What a dataset entry's config tells about its data, before it is read (torch-free).
+
+    Attributes
+    ----------
+    side : image side in pixels (None: only the data tells)
+    num_classes : classes, i.e. the models' outputs (None: only the data tells)
+    has_boxes, has_masks : True / False, or None where only the data tells
+    no_boxes : why the entry can never have boxes (box metrics are refused at config check)
+    n_eval, n_train : images per split (None: only the data tells; 0: no such split)
+    """
+
+    side: int | None
+    num_classes: int | None
+    has_boxes: bool | None
+    has_masks: bool | None
+    no_boxes: str | None = None
+    n_eval: int | None = None
+    n_train: int | None = None
+
+
 class DatasetKind:
     """Base class of dataset kinds. Subclasses are registered in :data:`DATASETS`.
 
     Parameters are the keys of ``datasets.<name>`` in config.yaml (after schema defaults),
     less ``kind`` and ``models``.
+
+    The class attributes are the kind's facts, declared once: config checks, rule resources and
+    the cost report read them through :meth:`facts` (kind modules import no torch at module
+    level, so that this stays light).
     """
 
     name: str = ""
     #: whether images come with object boxes / pixel masks (the pointing game needs boxes)
     has_boxes: bool = False
     has_masks: bool = False
+    #: why the kind never has boxes (None: it has, or may have, boxes)
+    no_boxes: str | None = None
+    #: image side when the entry has no ``size`` key (None: the ``size`` key decides)
+    side: int | None = None
+    #: classes of the kind (None: the entry or the data decides)
+    num_classes: int | None = None
 
     def __init__(self, **params):
         self.params = params
+
+    @classmethod
+    def facts(cls, spec: dict) -> KindFacts:
+        """The facts of one validated ``datasets.<name>`` entry of this kind."""
+        n_eval, n_train = cls.images(spec)
+        return KindFacts(side=spec.get("size") or cls.side, num_classes=cls.num_classes,
+                         has_boxes=cls.has_boxes, has_masks=cls.has_masks, no_boxes=cls.no_boxes,
+                         n_eval=n_eval, n_train=n_train)
+
+    @classmethod
+    def images(cls, spec: dict) -> tuple[int | None, int | None]:
+        """(eval, train) images as far as the entry tells (None: only the data tells)."""
+        return None, None
 
     def load(self) -> Loaded:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -76,6 +76,13 @@ class Cifar10(DatasetKind):
 
     has_boxes = False
     has_masks = False
+    no_boxes = "the CIFAR-10 batches carry no object annotations"
+    side = 32
+    num_classes = 10
+
+    @classmethod
+    def images(cls, spec):
+        return min(spec.get("max_eval") or 10000, 10000), min(spec.get("max_train") or 50000, 50000)
 
     def load(self) -> Loaded:
         p = self.params

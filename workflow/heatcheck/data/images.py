@@ -130,16 +130,30 @@ def resize_centre_crop(im: Image.Image, resize: int, size: int,
     boxes : (K', 4) int32 half-open boxes in the crop (see :func:`transform_boxes`), or None
     """
     w, h = im.size
-    if w <= h:
-        nw, nh = resize, int(resize * h / w)
-    else:
-        nw, nh = int(resize * w / h), resize
+    nw, nh, left, top = crop_geometry(w, h, resize, size)
     im = im.resize((nw, nh), Image.BILINEAR)
-    left, top = int(round((nw - size) / 2.0)), int(round((nh - size) / 2.0))
     im = im.crop((left, top, left + size, top + size))
     if boxes is not None:
         boxes = transform_boxes(boxes, (nw / w, nh / h), (left, top), (size, size))
     return to_array(im), boxes
+
+
+def crop_geometry(w: int, h: int, resize: int, size: int) -> tuple[int, int, int, int]:
+    """Resized width and height, then left and top of the centre crop, as torchvision's
+    ``Resize(resize)`` + ``CenterCrop(size)`` compute them for a ``w`` x ``h`` image."""
+    if w <= h:
+        nw, nh = resize, int(resize * h / w)
+    else:
+        nw, nh = int(resize * w / h), resize
+    return nw, nh, int(round((nw - size) / 2.0)), int(round((nh - size) / 2.0))
+
+
+def resize_centre_crop_mask(mask: np.ndarray, resize: int, size: int) -> np.ndarray:
+    """:func:`resize_centre_crop` of an (H, W) boolean mask (nearest neighbour): (size, size) bool."""
+    h, w = mask.shape
+    nw, nh, left, top = crop_geometry(w, h, resize, size)
+    im = Image.fromarray(mask.astype(np.uint8) * 255).resize((nw, nh), Image.NEAREST)
+    return np.asarray(im.crop((left, top, left + size, top + size))) > 0
 
 
 def pad_boxes(boxes: list[np.ndarray]) -> np.ndarray:

@@ -121,6 +121,11 @@ class Shapes(DatasetKind):
 
     has_boxes = True
     has_masks = True
+    num_classes = len(CLASSES)
+
+    @classmethod
+    def images(cls, spec):
+        return spec["n_eval"], spec["n_train"]
 
     def load(self) -> Loaded:
         p = self.params

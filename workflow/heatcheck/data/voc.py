@@ -47,6 +47,11 @@ class VOC(DatasetKind):
 
     has_boxes = True
     has_masks = False
+    num_classes = len(VOC_CLASSES)
+
+    @classmethod
+    def images(cls, spec):
+        return spec.get("max_eval"), (spec.get("max_train") if spec.get("train_set") else 0)
 
     def load(self) -> Loaded:
         p = self.params

@@ -60,6 +60,10 @@ class Explainer:
     #: traces the model with torch.fx, which patches ``nn.Module.__call__`` for the whole process
     #: while it traces: such jobs never share a process with other jobs (:mod:`heatcheck.jobs`)
     traces_model: bool = False
+    #: needs a spatial feature layer of the model (Grad-CAM, CAM)
+    needs_layer: bool = False
+    #: works through hooks on the model's modules, which a TorchScript model never runs
+    needs_module_hooks: bool = False
 
     def __init__(self, model: nn.Module, *, batch_size: int = 256, seed: int = 0,
                  background: torch.Tensor | None = None, mean=None, std=None, **params):
@@ -87,6 +91,30 @@ class Explainer:
     def passes_per_image(self) -> float:
         """Forward-equivalent passes per image (a backward pass counts as one forward)."""
         return 2.0
+
+    @classmethod
+    def refusal(cls, model: nn.Module, sample: torch.Tensor) -> str | None:
+        """Why the method cannot explain ``model`` (None: it can), from the model's structure.
+
+        Checked once per model, before any saliency job (the ``load_model`` / ``train_model`` job
+        writes the reasons to the model's JSON). ``sample``: two normalized images of the size
+        the model is given. Uses the layers :func:`heatcheck.models.facts.model_facts` found.
+        """
+        from ..models import gap_fc, last_conv
+
+        if cls.needs_module_hooks and isinstance(model, torch.jit.ScriptModule):
+            return (f"it works through hooks on the model's layers, and a TorchScript model runs its compiled "
+                    f"graph without them; load the model as a factory or an architecture with weights instead")
+        if cls.needs_layer:
+            try:
+                last_conv(model)
+            except HeatcheckError:
+                return ("the model has no convolutional feature map (no module that runs once outputs an "
+                        "(N, C, h, w) map); name one with models.<name>.layer if it has one")
+        if cls.needs_gap_fc and gap_fc(model) is None:
+            return ("it needs global average pooling of the feature layer followed by one linear layer, and the "
+                    "model's output is not a linear layer of the spatial mean of its feature layer")
+        return None
 
     # helpers -----------------------------------------------------------------
 

@@ -54,6 +54,8 @@ class GuidedBackpropExplainer(Explainer):
 
     signed = True
 
+    needs_module_hooks = True
+
     def attribute(self, x, targets, index=None):
         from captum.attr import GuidedBackprop
 
@@ -119,6 +121,9 @@ class GradCAM(Explainer):
 
     signed = True
 
+    needs_layer = True
+    needs_module_hooks = True
+
     def _layer(self):
         name = self.params.get("layer")
         if name:
@@ -146,6 +151,8 @@ class CAM(Explainer):
 
     signed = True
     needs_gap_fc = True
+    needs_layer = True
+    needs_module_hooks = True
 
     def passes_per_image(self):
         return 1.0

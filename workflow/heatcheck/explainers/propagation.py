@@ -160,10 +160,33 @@ class LRP(Explainer):
         self.std = None if std is None else torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
         self._checked = False
 
+    needs_module_hooks = True
+
     def passes_per_image(self):
         # forward, then per layer a re-run of the layer (per modified weight set) and its gradient:
         # one set for epsilon, four for alpha-beta
         return 3.0 if self.rule == "epsilon" else 9.0
+
+    @classmethod
+    def refusal(cls, model, sample):
+        """Also whether the canonizers leave a model LRP's rules fully cover (:meth:`_check`)."""
+        why = super().refusal(model, sample)
+        if why:
+            return why
+        expl = cls(model)
+        with torch.no_grad():
+            reference = model(sample)
+        instances = []
+        try:
+            for canonizer in _lrp_canonizers(model):
+                instances += canonizer.apply(model)
+            expl._check(instances, sample, reference)
+        except HeatcheckError as exc:
+            return str(exc).split(": ", 1)[-1]
+        finally:
+            for instance in reversed(instances):
+                instance.remove()
+        return None
 
     # composite -------------------------------------------------------------------------------
 
@@ -362,6 +385,7 @@ class DeepSHAP(Explainer):
     signed = True
 
     needs_background = True
+    needs_module_hooks = True
 
     def __init__(self, model, *, background_size: int | None = None, **kw):
         super().__init__(model, **kw)

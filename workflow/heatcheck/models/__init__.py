@@ -1,7 +1,9 @@
 """Model registry: torchvision's ImageNet zoo and CIFAR-style nets, checkpoints, layer lookup.
 
-Models take *normalized* images (``(x - mean) / std`` with the dataset's constants), as in
-both papers: explainers and metrics work in that space (zero = the dataset mean).
+Models take *normalized* images (``(x - mean) / std``), as in both papers: explainers and
+metrics work in that space (zero = the mean). The constants are the model's own where its config
+entry gives them (an ImageNet model on other data), else the dataset's; the checkpoint holds
+them and :func:`model_input` is the one function that applies them.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from functools import partial
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .. import HeatcheckError, __version__
@@ -17,6 +20,7 @@ from ..store import file_checksum  # noqa: F401  (re-exported)
 from ..archs import ARCHS
 from ..registry import Registry
 from . import cifar, zoo
+from .facts import _known_layer, set_structure, structure
 
 #: arch name -> builder ``f(num_classes, input_size) -> nn.Module``
 MODELS: Registry = Registry("model architecture")
@@ -49,27 +53,36 @@ def build_model(arch: str, num_classes: int, input_size: int) -> nn.Module:
 def last_conv(model: nn.Module) -> nn.Module:
     """The module whose output is the last convolutional feature map (Grad-CAM's layer).
 
-    For ResNets the last residual stage (its output is what the final average pooling sees); for
-    VGG/AlexNet/LeNet the last ReLU of ``features``.
+    The layer recorded by :func:`heatcheck.models.facts.model_facts` (``models.<name>.layer``,
+    or the one it found) where the model has been probed; else, for the papers' architectures,
+    the last residual stage of a ResNet (its output is what the final average pooling sees) and
+    the last ReLU of ``features`` for VGG/AlexNet/LeNet.
     """
-    for attr in ("layer4", "layer3"):
-        if hasattr(model, attr):
-            return getattr(model, attr)
-    if hasattr(model, "features"):
-        relus = [m for m in model.features if isinstance(m, nn.ReLU)]
-        return relus[-1]
-    raise HeatcheckError(f"no convolutional layer known for {type(model).__name__}")
+    known = structure(model)
+    name = known["layer"] if known else _known_layer(model)
+    if name is None:
+        raise HeatcheckError(f"no convolutional layer known for {type(model).__name__}")
+    return dict(model.named_modules())[name]
 
 
 def gap_fc(model: nn.Module) -> nn.Linear | None:
     """The single linear layer after global average pooling (CAM), or None if the model lacks one."""
+    known = structure(model)
+    if known:
+        return dict(model.named_modules())[known["fc"]] if known["fc"] else None
     fc = getattr(model, "fc", None)
     return fc if isinstance(fc, nn.Linear) and isinstance(getattr(model, "avgpool", None), nn.AdaptiveAvgPool2d) else None
 
 
 def save_checkpoint(path, model: nn.Module, arch: str, num_classes: int, input_size: int,
                     mean, std, extra: dict | None = None) -> None:
-    """Write a checkpoint that :func:`load_checkpoint` rebuilds without other information."""
+    """Write a checkpoint that :func:`load_checkpoint` rebuilds without other information.
+
+    ``mean`` and ``std`` are the normalization the model takes (:func:`model_input`). ``extra``
+    may hold ``builder`` (how to build a model from outside the registry,
+    :func:`heatcheck.models.sources.builder`), ``facts`` (:func:`heatcheck.models.facts.model_facts`)
+    and ``model_size`` (the side the model takes, when images are resized in front of it).
+    """
     torch.save({
         "arch": arch, "num_classes": int(num_classes), "input_size": int(input_size),
         "mean": [float(v) for v in mean], "std": [float(v) for v in std],
@@ -99,10 +112,47 @@ def load_checkpoint(path, arch: str | None = None, num_classes: int | None = Non
         raise HeatcheckError(f"checkpoint {path} holds a {meta['arch']!r}, expected {arch!r}")
     if num_classes is not None and meta["num_classes"] != num_classes:
         raise HeatcheckError(f"checkpoint {path} has {meta['num_classes']} classes, the dataset has {num_classes}")
-    model = build_model(meta["arch"], meta["num_classes"], meta["input_size"])
-    model.load_state_dict(meta["state_dict"])
+    if meta.get("builder"):
+        from .sources import load_weights, rebuild
+
+        what = f"checkpoint {path}"
+        model = _no_inplace(rebuild(meta["builder"], meta["num_classes"], what))
+        load_weights(model, meta["state_dict"], what, path)
+    else:
+        model = build_model(meta["arch"], meta["num_classes"], meta["input_size"])
+        model.load_state_dict(meta["state_dict"])
     model.eval()
+    prepare(model, meta)
     return model, meta
+
+
+def prepare(model: nn.Module, meta: dict) -> nn.Module:
+    """Give a model what its checkpoint says about it: the recorded feature and GAP layers, and a
+    bilinear resize in front of it to ``model_size`` when it takes another side than the images."""
+    facts = meta.get("facts")
+    if facts:
+        set_structure(model, facts["layer"], facts["gap_fc"])
+    size = meta.get("model_size")
+    if size:
+        def resize(module, args):
+            x = args[0]
+            if x.shape[-2:] == (size, size):
+                return None
+            return (F.interpolate(x, size=(size, size), mode="bilinear", align_corners=False), *args[1:])
+
+        model.register_forward_pre_hook(resize)
+    return model
+
+
+def input_normalization(meta: dict) -> tuple[list[float], list[float]]:
+    """(mean, std) a checkpoint's model takes: its own where the config gave them, else its
+    dataset's. The one place every stage reads normalization constants from."""
+    return meta["mean"], meta["std"]
+
+
+def model_input(images: torch.Tensor, meta: dict) -> torch.Tensor:
+    """Images (N, C, H, W) in [0, 1] as the model of checkpoint ``meta`` takes them."""
+    return normalize(images, *input_normalization(meta))
 
 
 def normalize(images: torch.Tensor, mean, std) -> torch.Tensor:
@@ -113,4 +163,4 @@ def normalize(images: torch.Tensor, mean, std) -> torch.Tensor:
 
 
 __all__ = ["MODELS", "ARCHS", "build_model", "load_checkpoint", "save_checkpoint", "last_conv",
-           "gap_fc", "normalize", "file_checksum"]
+           "gap_fc", "normalize", "model_input", "input_normalization", "prepare", "file_checksum"]

@@ -13,18 +13,21 @@ from tqdm import tqdm
 
 from .. import HeatcheckError
 from ..store import DatasetStore
-from . import build_model, file_checksum, load_checkpoint, normalize, save_checkpoint, zoo
+from ..model_specs import model_label
+from . import _no_inplace, build_model, file_checksum, load_checkpoint, model_input, save_checkpoint, zoo
+from .facts import model_facts
 
 log = logging.getLogger(__name__)
 
 
 @torch.inference_mode()
-def accuracy(model, images, labels, mean, std, device, batch_size: int = 512) -> float:
-    """Top-1 accuracy of ``model`` on unnormalized ``images`` (N, C, H, W) in [0, 1]."""
+def accuracy(model, images, labels, meta: dict, device, batch_size: int = 512) -> float:
+    """Top-1 accuracy of ``model`` on unnormalized ``images`` (N, C, H, W) in [0, 1], normalized
+    as checkpoint ``meta`` says (:func:`~heatcheck.models.model_input`)."""
     model.eval()
     correct = 0
     for i in range(0, images.shape[0], batch_size):
-        x = normalize(torch.as_tensor(np.asarray(images[i:i + batch_size])).to(device), mean, std)
+        x = model_input(torch.as_tensor(np.asarray(images[i:i + batch_size])).to(device), meta)
         pred = model(x).argmax(1).cpu().numpy()
         correct += int((pred == np.asarray(labels[i:i + batch_size])).sum())
     return correct / max(1, images.shape[0])
@@ -81,6 +84,7 @@ def train_model(store_path, spec: dict, out_path, json_path, device: torch.devic
     torch.manual_seed(spec["seed"])
     gen = torch.Generator().manual_seed(spec["seed"])
     model = build_model(spec["arch"], store.num_classes, size).to(device)
+    norm = {"mean": store.mean.tolist(), "std": store.std.tolist()}  # a model trained here takes the dataset's
     epochs, bs = spec["epochs"], spec["train_batch_size"]
     steps = epochs * ((n + bs - 1) // bs)
     opt = torch.optim.SGD(model.parameters(), lr=spec["lr"], momentum=0.9, nesterov=True,
@@ -98,7 +102,7 @@ def train_model(store_path, spec: dict, out_path, json_path, device: torch.devic
                 x = x_all[idx]
                 if spec["augment"]:
                     x = _augment(x, gen, pad)
-                x = normalize(x.to(device), store.mean, store.std)
+                x = model_input(x.to(device), norm)
                 loss = F.cross_entropy(model(x), y_all[idx].to(device))
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
@@ -108,33 +112,70 @@ def train_model(store_path, spec: dict, out_path, json_path, device: torch.devic
                 bar.update()
             log.info("%s epoch %d/%d: train loss %.4f", name, epoch + 1, epochs, total / n)
     seconds = time.perf_counter() - t0
-    acc = accuracy(model, ev.images, ev.labels, store.mean, store.std, device)
-    train_acc = accuracy(model, train.images[:2000], train.labels[:2000], store.mean, store.std, device)
+    acc = accuracy(model, ev.images, ev.labels, norm, device)
+    train_acc = accuracy(model, train.images[:2000], train.labels[:2000], norm, device)
     log.info("%s: held-out accuracy %.4f (train %.4f) after %.1f s", name, acc, train_acc, seconds)
-    save_checkpoint(out_path, model.cpu(), spec["arch"], store.num_classes, size, store.mean, store.std)
+    model = model.cpu().eval()
+    facts = model_facts(model, size, store.num_classes, _what(name, spec), layer=spec.get("layer"))
+    save_checkpoint(out_path, model, spec["arch"], store.num_classes, size, store.mean, store.std,
+                    extra={"facts": facts})
     report = {"model": name, "arch": spec["arch"], "source": "train", "accuracy": acc,
               "train_accuracy": train_acc, "chance": 1 / store.num_classes, "n_eval": len(ev),
-              "n_train": n, "epochs": epochs, "seconds": seconds, "checksum": file_checksum(out_path)}
+              "n_train": n, "epochs": epochs, "seconds": seconds, "checksum": file_checksum(out_path),
+              "facts": facts}
     with open(json_path, "w") as fh:
         json.dump(report, fh, indent=2)
     check_learned(acc, store.num_classes, spec["min_gain"], f"model {name!r} ({spec['arch']})")
     return report
 
 
+def _what(name: str, spec: dict) -> str:
+    return f"model {name!r} (models.{name}: {model_label(spec)})"
+
+
 def import_pretrained(store_path, spec: dict, out_path, json_path, device: torch.device, name: str = "model") -> dict:
-    """Wrap torchvision ImageNet weights as a heatcheck checkpoint and report its accuracy."""
+    """Load a model that is not trained here as a heatcheck checkpoint and report its accuracy.
+
+    Built-ins (``arch``) get torchvision's ImageNet weights; ``torchvision``, ``timm``,
+    ``factory`` and ``torchscript`` entries are built by :mod:`heatcheck.models.sources`. The
+    model is probed once (:func:`~heatcheck.models.facts.model_facts`: output classes, feature
+    and GAP layers, explainers that cannot apply), and takes the entry's ``mean``/``std`` where
+    given, else the dataset's.
+
+    Raises
+    ------
+    HeatcheckError
+        Naming the entry: weights or a factory that do not load, an output that is not
+        (N, classes), a model that did not reach ``min_gain`` above chance.
+    """
     store = DatasetStore(store_path)
-    if store.num_classes != 1000:
-        raise HeatcheckError(f"model {name!r} is pretrained on ImageNet (1000 classes) but dataset "
-                             f"store {store_path} has {store.num_classes} classes")
-    model = zoo.load_pretrained(spec["arch"], spec["weights"])
+    what = _what(name, spec)
     ev = store.split("eval")
-    save_checkpoint(out_path, model, spec["arch"], 1000, ev.images.shape[-1], store.mean, store.std)
-    model, _ = load_checkpoint(out_path)
-    acc = accuracy(model.to(device), ev.images, ev.labels, store.mean, store.std, device, batch_size=32)
-    report = {"model": name, "arch": spec["arch"], "source": "pretrained", "accuracy": acc,
-              "chance": 1 / 1000, "n_eval": len(ev), "checksum": file_checksum(out_path)}
+    side = ev.images.shape[-1]
+    extra = {"model_size": spec.get("size")}
+    if spec.get("arch"):
+        if store.num_classes != 1000:
+            raise HeatcheckError(f"model {name!r} is pretrained on ImageNet (1000 classes) but dataset "
+                                 f"store {store_path} has {store.num_classes} classes")
+        model = zoo.load_pretrained(spec["arch"], spec["weights"])
+        arch = spec["arch"]
+    else:
+        from .sources import build_user_model
+
+        model, extra["builder"] = build_user_model(spec, store.num_classes, what)
+        arch = model_label(spec)
+    model = _no_inplace(model).eval()
+    mean = spec.get("mean") or store.mean.tolist()
+    std = spec.get("std") or store.std.tolist()
+    save_checkpoint(out_path, model, arch, store.num_classes, side, mean, std, extra=extra)
+    model, meta = load_checkpoint(out_path)  # the model every later job sees, resize included
+    extra["facts"] = model_facts(model, side, store.num_classes, what, layer=spec.get("layer"))
+    save_checkpoint(out_path, model, arch, store.num_classes, side, mean, std, extra=extra)
+    acc = accuracy(model.to(device), ev.images, ev.labels, meta, device, batch_size=32)
+    report = {"model": name, "arch": arch, "source": "pretrained", "accuracy": acc,
+              "chance": 1 / store.num_classes, "n_eval": len(ev), "mean": list(mean), "std": list(std),
+              "checksum": file_checksum(out_path), "facts": extra["facts"]}
     with open(json_path, "w") as fh:
         json.dump(report, fh, indent=2)
-    check_learned(acc, 1000, spec["min_gain"], f"model {name!r} ({spec['arch']})")
+    check_learned(acc, store.num_classes, spec["min_gain"], what)
     return report
