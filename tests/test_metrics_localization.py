@@ -109,13 +109,13 @@ def test_scored_through_the_scoring_stage_with_the_source_column(tmp_path):
     from heatcheck.scoring import score_shard
     from heatcheck.store import DatasetStore
     from heatcheck.tables import merge_scores
-    from test_scoring import finished_saliency
+    from test_scoring import finished_saliency, report
 
     d = write_tiny_study(tmp_path, n_train=12)
     finished_saliency(d, d / "sal.zarr", "edge", d / "r", d / "sal.json")
     shards = [d / f"rr{s}.npz" for s in range(3)]
     for s, out in enumerate(shards):
-        score_shard(d / "images.zarr", d / "m.pt", d / "sal.zarr", "relevance_rank", {"ground_truth": "auto"}, s, 4, out)
+        score_shard(d / "images.zarr", d / "m.pt", report(d / "r", s), "relevance_rank", {"ground_truth": "auto"}, out)
     table = merge_scores(shards, d / "images.zarr", "shapes", "lenet", "edge", d / "rr.parquet")
     assert len(table) == 10 and set(table.mask_source) == {"mask"} and table.higher_is_better.all()
     masks = DatasetStore(d / "images.zarr").split("eval").masks[:]

@@ -218,14 +218,14 @@ def test_scored_through_the_scoring_stage(tmp_path):
     from heatcheck.scoring import score_shard
     from heatcheck.store import DatasetStore
     from heatcheck.tables import merge_curves, merge_scores
-    from test_scoring import finished_saliency
+    from test_scoring import finished_saliency, report
 
     d = write_tiny_study(tmp_path, n_train=12)
     finished_saliency(d, d / "sal.zarr", "edge", d / "r", d / "sal.json")
     params = {"percentages": [20, 60], "noise": 0.0, "relu": False}
     shards = [d / f"road{s}.npz" for s in range(3)]
     for s, out in enumerate(shards):
-        score_shard(d / "images.zarr", d / "m.pt", d / "sal.zarr", "road_lerf", params, s, 4, out)
+        score_shard(d / "images.zarr", d / "m.pt", report(d / "r", s), "road_lerf", params, out)
     table = merge_scores(shards, d / "images.zarr", "shapes", "lenet", "edge", d / "road.parquet")
     merge_curves(shards, d / "curves.zarr")
     assert set(table.order) == {"lerf"} and set(table.config) == {"lerf"} and table.higher_is_better.all()

@@ -88,7 +88,7 @@ def test_curves_of_mixed_granularities_keep_their_own_points(scored, tmp_path, m
     params = {"steps": 33, "baselines": ["mean"], "granularities": ["pixel", "region"]}
     shards = [tmp_path / f"mix{s}.npz" for s in range(3)]
     for s, p in enumerate(shards):
-        score_shard(d / "images.zarr", d / "m.pt", arr, "deletion", params, s, 4, p)
+        score_shard(d / "images.zarr", d / "m.pt", report(d / "r", s), "deletion", params, p)
     path = tmp_path / "deletion" / "lenet" / "edge.zarr"
     merge_curves(shards, path)
     c = zarr.open_array(str(path), mode="r")
@@ -222,8 +222,8 @@ def test_random_control_is_not_robust_by_construction(scored, tmp_path):
     # the originals are the per-image draws of before: (seed, image index)
     control = make_explainer("random", build_model("lenet", 6, 32), {})
     assert np.array_equal(a, control.attribute(torch.zeros(10, 3, 32, 32), None, index=torch.arange(10)).numpy())
-    score_shard(d / "images.zarr", d / "m.pt", original, "masking_robustness", {}, 0, 4, tmp_path / "r.npz",
-                extras={"masked": tmp_path / "masked.json"})
+    score_shard(d / "images.zarr", d / "m.pt", report(tmp_path / "o", 0), "masking_robustness", {}, tmp_path / "r.npz",
+                extras={"masked": report(tmp_path / "m", 0)})
     with np.load(tmp_path / "r.npz") as z:
         got = z["scores"]
     other = make_explainer("random", build_model("lenet", 6, 32), {}, seed=7)
