@@ -178,3 +178,10 @@ def test_sides_and_image_counts_come_from_the_kinds_facts(tmp_path):
     assert dataset_images(d["a"]) == (7, 0) and dataset_images(d["f"]) == (None, 0)
     rows = study_passes(cfg)
     assert {r["arch"] for r in rows if r["model"] == "e"} == {"factory:pkg.mod:build"}
+
+
+def test_a_model_of_no_measured_architecture_asks_for_the_most_any_measured_one_needs():
+    for passes in ((1, 0), (2, 1)):
+        loaded = job_mem_mb(None, 224, 64, passes)
+        assert loaded == job_mem_mb("factory:pkg.mod:build", 224, 64, passes)
+        assert all(loaded >= job_mem_mb(a, 224, 64, passes) for a in ARCHS)
