@@ -22,10 +22,11 @@ metrics:
 
 
 def _planned(proc) -> tuple[set, set, set]:
-    """(datasets, explainers, rules) of the jobs a dry run lists."""
+    """(datasets, explainers, rules) of the jobs a dry run lists (explainers without their
+    variants: ``grad+blur`` is the sparsity study's blurred copy of ``grad``)."""
     out = proc.stdout + proc.stderr
     datasets = set(re.findall(r"wildcards: dataset=(\w+)", out))
-    explainers = set(re.findall(r"explainer=([\w+]+)", out))
+    explainers = {e.partition("+")[0] for e in re.findall(r"explainer=([\w+]+)", out)}
     rules = set(re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):", out, flags=re.M))
     return datasets, explainers, rules
 
