@@ -14,9 +14,9 @@ import numpy as np
 import torch
 
 from ..batching import gaussian_blur, image_generator, scaled, target_scores
+from ..costs import curve_steps
 from ..postprocess import relu_minmax
 from .base import METRICS, Metric, MetricResult
-from ..costs import curve_steps
 from .ordering import descending_order, pixel_schedule, region_schedule
 
 
