@@ -13,10 +13,9 @@ import torch
 
 from .. import metric_configs
 from ..batching import gaussian_blur, image_generator, target_scores
-from ..costs import blur_kernel, region_side
+from ..costs import blur_kernel, curve_steps, region_side
 from ..postprocess import relu_minmax
 from .base import METRICS, Metric, MetricResult
-from ..costs import curve_steps
 from .ordering import descending_order, pixel_schedule, region_schedule
 
 
