@@ -442,9 +442,11 @@ def grown(full, tmp_path_factory):
     state["more_images"] = run_snakemake(work, study_config(base, "n16_max13", 16, 13))
     state["after_more_images"] = {out: mtimes(job_files(work, out)) for out in shard_outputs(work)}
     state["max_eval_lifted"] = run_snakemake(work, study_config(base, "n16", 16, None))
-    # the reference: the bigger study from the start (only as far as the score tables)
+    # the reference: the bigger study from the start (only as far as the score tables and the
+    # finished saliency arrays, which score shards do not wait for)
     fresh = base / "fresh"
-    run_snakemake(fresh, base / "n16.yaml", "results/shapes/scores.parquet")
+    run_snakemake(fresh, base / "n16.yaml", "results/shapes/scores.parquet",
+                  *[f"results/shapes/saliency/lenet/{e}.json" for e in EXPLAINERS])
     return work, fresh, state
 
 

@@ -361,7 +361,9 @@ def open_saliency(path, n: int | None = None, shape: tuple | None = None, ids: l
     chunk = arr.chunks[0]
     reports = saliency_shard_reports(path)
     # a complete array has all its chunks; one still being filled those of its finished shards
-    needed = range(arr.cdata_shape[0]) if complete else sorted(
+    # (a score shard job reading its rows needs only those and the finished shards': another
+    # shard may be being recomputed beside it after a repair, its report removed)
+    needed = range(arr.cdata_shape[0]) if complete and rows is None else sorted(
         {k for k in range(arr.cdata_shape[0]) if (reports / f"{k}.json").is_file()}
         | (set(range(rows[0] // chunk, -(-rows[1] // chunk))) if rows else set()))
     missing = [k for k in needed if not (path / arr.metadata.encode_chunk_key((k, *rest))).is_file()]
