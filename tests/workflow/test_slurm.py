@@ -192,11 +192,15 @@ def executed_nonlocal(out: str) -> list[str]:
 def check_all_through_slurm(workdir: Path, out: str, jobs: dict[str, dict]) -> list[tuple[str, str]]:
     subs = submissions(out)
     rules = executed_nonlocal(out)
+    logs = {p.stem: p for p in (workdir / ".snakemake" / "slurm_logs").rglob("*.log")}
+    assert {jid for _, jid in subs} <= set(logs), (subs, sorted(logs))
+    # a job's rule from its log's folder (rule_{rule}/...): the output interleaves the headers and
+    # submission lines of jobs submitted together, so the header before a line need not be its own
+    subs = [(next(p[len("rule_"):] for p in logs[jid].parts if p.startswith("rule_")), jid) for _, jid in subs]
     assert {r for r, _ in subs} == SLURM_RULES == set(rules)
     assert len(subs) == len(rules)  # every non-local job that was started went through sbatch
-    logs = {p.stem: p for p in (workdir / ".snakemake" / "slurm_logs").rglob("*.log")}
+    assert sorted(r for r, _ in subs) == sorted(rules)
     for rule, jid in subs:
-        assert jid in logs and f"rule_{rule}" in logs[jid].parts, (rule, jid, sorted(logs))
         row = jobs[jid]  # slurmctld saw it, in the partition the profile names
         assert row["WorkDir"] == str(workdir)
         assert row["Comment"].startswith(f"rule_{rule}")
