@@ -73,7 +73,7 @@ def sync(device):
         torch.cuda.synchronize()
 
 
-def build(side: int, device, precision: str, channels_last: bool, quick: bool):
+def build(device, precision: str, channels_last: bool):
     from torchvision.models import resnet50
 
     torch.manual_seed(0)
@@ -164,7 +164,7 @@ def main(argv=None):
     for precision in precisions:
         for layout in ("contiguous", "channels_last"):
             key = f"{precision}/{layout}"
-            model = build(side, device, precision, layout == "channels_last", a.quick)
+            model = build(device, precision, layout == "channels_last")
             raw = raw_throughput(model, side, batch, device, raw_seconds)
             out["raw"][key] = raw
             print(f"raw {key}: {raw:.1f} img/s", flush=True)

@@ -23,16 +23,20 @@ def _log(log):
     return log[0] if len(log) else None
 
 
-def _in_child(fn_name: str, threads: int, logfile, args: tuple, kwargs: dict):
-    """Run ``heatcheck.<module>.<fn>`` in this (child) process, set up like a script job."""
+def _function(fn_name: str):
+    """The package function ``heatcheck.<module>.<fn>`` named by ``fn_name``."""
     import importlib
 
+    module, _, fn = fn_name.rpartition(".")
+    return getattr(importlib.import_module(module), fn)
+
+
+def _in_child(fn_name: str, threads: int, logfile, args: tuple, kwargs: dict):
+    """Run ``fn_name`` in this (child) process, set up like a script job."""
     from .runtime import setup
 
     setup(threads, logfile=logfile)
-    module, _, fn = fn_name.rpartition(".")
-    kwargs["device"] = pick_device()
-    return getattr(importlib.import_module(module), fn)(*args, **kwargs)
+    return _function(fn_name)(*args, device=pick_device(), **kwargs)
 
 
 def _call(fn_name: str, threads: int, logfile, *args, own_process: bool = False, **kwargs):
@@ -48,11 +52,8 @@ def _call(fn_name: str, threads: int, logfile, *args, own_process: bool = False,
         args = tuple(str(a) if isinstance(a, str) else a for a in args)  # Snakemake's file objects
         with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
             return pool.submit(_in_child, fn_name, threads, logfile, args, kwargs).result()
-    import importlib
-
-    module, _, fn = fn_name.rpartition(".")
     with in_process_job(threads, logfile):
-        return getattr(importlib.import_module(module), fn)(*args, device=pick_device(), **kwargs)
+        return _function(fn_name)(*args, device=pick_device(), **kwargs)
 
 
 def compute_saliency(input, output, params, wildcards, threads, log, config) -> None:

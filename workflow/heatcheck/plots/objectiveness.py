@@ -6,11 +6,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 
 from . import empty, ordered, save
-from . import table as read_table_
+from . import table as checked_table
 
 
 #: line style of the explainers whose maps are signed, and of those whose maps are not (the
@@ -23,7 +22,7 @@ def plot_bias_curves(table, out_png, order=None) -> None:
     one column per model, from :func:`heatcheck.analysis.tables.shapley_bias_table` (a CSV path
     or the frame). Lower is less biased. Explainers whose maps are not signed (``signed`` False)
     are dashed and labelled "(unsigned)": the metric presumes signed maps."""
-    t = read_table_(table) if not isinstance(table, pd.DataFrame) else table
+    t = checked_table(table) if not isinstance(table, pd.DataFrame) else table
     if t.empty:
         return empty(out_png, "no shapley_bias scores")
     models = sorted(t.model.unique())
@@ -53,7 +52,7 @@ def plot_bias_curves(table, out_png, order=None) -> None:
 
 def plot_mutual_verification(matrix_csvs, out_png) -> None:
     """One heatmap per model of the mean distance between normalized maps (shared colour scale)."""
-    mats = {Path(p).stem: read_table_(p, index_col=0) for p in matrix_csvs}
+    mats = {Path(p).stem: checked_table(p, index_col=0) for p in matrix_csvs}
     vmax = max(float(m.values.max()) for m in mats.values()) if mats else 1.0
     fig, axes = plt.subplots(1, max(1, len(mats)), figsize=(5.2 * max(1, len(mats)), 4.8), squeeze=False)
     im = None
