@@ -128,7 +128,6 @@ import os  # noqa: E402
 
 from heatcheck.costs import (  # noqa: E402
     HALF_MASKS,
-    JOB_EXTRA_MB,
     explainer_fb,
     explainer_passes,
     image_side,
@@ -405,7 +404,7 @@ def maps_mem_mb(wildcards, attempt):
     normalized copies); it makes no model pass."""
     side = _side(wildcards)
     maps = 2 * n_studied(wildcards.dataset) * len(config["explainers"]) * side * side * 4 / 2**20
-    return int(JOB_EXTRA_MB + maps) * attempt
+    return _mem_mb(wildcards, attempt, (0, 0)) + int(maps) * attempt
 
 
 def score_targets():
