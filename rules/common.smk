@@ -128,6 +128,7 @@ import os  # noqa: E402
 
 from heatcheck.costs import (  # noqa: E402
     HALF_MASKS,
+    dataset_images,
     explainer_fb,
     explainer_passes,
     image_side,
@@ -393,9 +394,19 @@ def shapley_mem_mb(wildcards, attempt):
     return _mem_mb(wildcards, attempt, (shapley_passes(config["metrics"]["shapley_bias"], _side(wildcards)), 0))
 
 
+def _images_for_estimate(dataset):
+    """Studied eval images, for a resource estimate: resources must not wait for the checkpoint
+    (Snakemake evaluates them before it may have run), so from images.json if the data is
+    prepared, else from the config (1000 where only the data would tell)."""
+    summary = Path("results") / dataset / "images.json"
+    if summary.exists():
+        return studied_count(_read_summary(str(summary), os.stat(summary).st_mtime_ns)["n"]["eval"], config["max_eval"])
+    return dataset_images(config["datasets"][dataset], config["max_eval"])[0] or 1000
+
+
 def forward_mem_mb(wildcards, attempt):
     """A job of batched forward passes over all studied images, which it holds (feature_scale)."""
-    images = n_studied(wildcards.dataset) * 3 * _side(wildcards) ** 2 * 4 / 2**20
+    images = _images_for_estimate(wildcards.dataset) * 3 * _side(wildcards) ** 2 * 4 / 2**20
     return _mem_mb(wildcards, attempt) + int(images) * attempt
 
 
@@ -403,7 +414,7 @@ def maps_mem_mb(wildcards, attempt):
     """A job holding all maps of a model at once, twice (mutual_verification: the maps and their
     normalized copies); it makes no model pass."""
     side = _side(wildcards)
-    maps = 2 * n_studied(wildcards.dataset) * len(config["explainers"]) * side * side * 4 / 2**20
+    maps = 2 * _images_for_estimate(wildcards.dataset) * len(config["explainers"]) * side * side * 4 / 2**20
     return _mem_mb(wildcards, attempt, (0, 0)) + int(maps) * attempt
 
 
