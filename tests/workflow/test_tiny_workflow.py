@@ -236,3 +236,12 @@ def test_config_error_stops_before_any_job(tmp_path):
     assert proc.returncode != 0
     assert "models.resnet8.epocs" in out and "valid keys here" in out
     assert not (tmp_path / "results").exists()
+
+
+def test_dry_run_before_any_data(tmp_path):
+    """`snakemake -n` on an empty directory lists the jobs it can know before the data is read
+    (the rules' resource estimates must not wait for the dataset checkpoint)."""
+    proc = run_snakemake(tmp_path, TINY, "-n")
+    out = proc.stdout + proc.stderr
+    assert "prepare_dataset" in out and "mutual_verification" in out and "Traceback" not in out
+    assert not (tmp_path / "results").exists()
