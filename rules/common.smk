@@ -177,6 +177,18 @@ def dataset_summary(dataset):
     return _read_summary(path, os.stat(path).st_mtime_ns)
 
 
+def prepared_summary(dataset):
+    """The images.json for params: read directly when it exists. Snakemake evaluates the DAG once
+    before it asks the checkpoint; params that waited for it would differ from the recorded ones
+    in that pass and mark downstream jobs (e.g. `all`) to rerun. The jobs with such params read
+    the store, so they are re-created with fresh params when the checkpoint reruns. (Inputs
+    must go through `dataset_summary`: jobs are not re-created for them.)"""
+    path = Path("results") / dataset / "images.json"
+    if not path.exists():
+        return dataset_summary(dataset)
+    return _read_summary(str(path), os.stat(path).st_mtime_ns)
+
+
 def n_studied(dataset):
     return studied_count(dataset_summary(dataset)["n"]["eval"], config["max_eval"])
 
@@ -185,7 +197,7 @@ def shard_images(wildcards):
     """The digest of one shard's images (a param: the shard reruns when they change, and not
     when the store is rewritten with more images)."""
     return shard_digest(
-        dataset_summary(wildcards.dataset),
+        prepared_summary(wildcards.dataset),
         int(wildcards.shard),
         config["shard_size"],
         config["max_eval"],
@@ -194,17 +206,17 @@ def shard_images(wildcards):
 
 def studied_images(wildcards):
     """The digest of all studied images of a dataset (a param of jobs that read them all)."""
-    return studied_digest(dataset_summary(wildcards.dataset), config["max_eval"])
+    return studied_digest(prepared_summary(wildcards.dataset), config["max_eval"])
 
 
 def model_data(wildcards):
     """The digest of what a dataset's models depend on (train split, classes, normalization):
     a param of train_model / load_model, which read the store as ancient."""
-    return dataset_summary(wildcards.dataset)["digests"]["model"]
+    return prepared_summary(wildcards.dataset)["digests"]["model"]
 
 
 def image_size(wildcards):
-    return dataset_summary(wildcards.dataset)["size"]
+    return prepared_summary(wildcards.dataset)["size"]
 
 
 def saliency_shards(wildcards):
@@ -398,9 +410,8 @@ def _images_for_estimate(dataset):
     """Studied eval images, for a resource estimate: resources must not wait for the checkpoint
     (Snakemake evaluates them before it may have run), so from images.json if the data is
     prepared, else from the config (1000 where only the data would tell)."""
-    summary = Path("results") / dataset / "images.json"
-    if summary.exists():
-        return studied_count(_read_summary(str(summary), os.stat(summary).st_mtime_ns)["n"]["eval"], config["max_eval"])
+    if (Path("results") / dataset / "images.json").exists():
+        return studied_count(prepared_summary(dataset)["n"]["eval"], config["max_eval"])
     return dataset_images(config["datasets"][dataset], config["max_eval"])[0] or 1000
 
 

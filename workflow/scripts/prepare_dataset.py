@@ -1,5 +1,6 @@
 """Rule prepare_dataset: one dataset config entry -> results/{dataset}/images.zarr (+ summary)."""
 import json
+from pathlib import Path
 
 from heatcheck.data import load_dataset, summarize
 from heatcheck.runtime import setup
@@ -9,5 +10,7 @@ setup(snakemake.threads, logfile=snakemake.log[0])
 spec = snakemake.params.spec
 loaded = load_dataset(spec)
 write_dataset(snakemake.output.store, loaded, spec["kind"])
-with open(snakemake.output.summary, "w") as fh:
-    json.dump(summarize(loaded, spec["kind"]), fh, indent=1)
+# written whole or not at all: the workflow's params read it while building the DAG
+tmp = Path(snakemake.output.summary).with_suffix(".json.tmp")
+tmp.write_text(json.dumps(summarize(loaded, spec["kind"]), indent=1))
+tmp.replace(snakemake.output.summary)
