@@ -245,3 +245,27 @@ def test_dry_run_before_any_data(tmp_path):
     out = proc.stdout + proc.stderr
     assert "prepare_dataset" in out and "mutual_verification" in out and "Traceback" not in out
     assert not (tmp_path / "results").exists()
+
+
+def test_bf16_scores_agree_with_fp32_and_keep_the_rankings(tiny_run, tmp_path):
+    """``passes: {precision: bf16}`` reruns the maps and scores of the tiny study (not the model):
+    per-image scores keep their order (Spearman >= 0.95; the pointing game, whose 0/1 score flips
+    where the map's maximum moves by a pixel, >= 0.85) and no two explainers that the fp32
+    run's 95% CIs separate change places in any metric's ranking (the tolerance the README states)."""
+    import shutil
+
+    from heatcheck.compare import compare_rankings, compare_scores
+
+    work, _ = tiny_run
+    bf16 = tmp_path / "bf16"
+    shutil.copytree(work, bf16, symlinks=True)
+    proc = run_snakemake(bf16, TINY, "--config", "passes={precision: bf16}", "results/shapes/tables/rankings.csv")
+    out = proc.stdout + proc.stderr
+    assert re.search(r"^rule train_model:$", out, re.M) is None and "compute_saliency" in out
+    ref, res = work / "results/shapes", bf16 / "results/shapes"
+    scores = compare_scores(pd.read_parquet(ref / "scores.parquet"), pd.read_parquet(res / "scores.parquet"))
+    assert (scores["unmatched"] == 0).all() and (scores["max_abs_diff"] > 0).any()  # bf16 did run
+    floor = np.where(scores["metric"] == "pointing_game", 0.85, 0.95)
+    assert (scores["spearman"] >= floor).all(), scores
+    ranks = compare_rankings(pd.read_csv(ref / "tables/rankings.csv"), pd.read_csv(res / "tables/rankings.csv"))
+    assert len(ranks) == len(CFG["metrics"]) and ranks["agree"].all(), ranks[["metric", "separated"]]
