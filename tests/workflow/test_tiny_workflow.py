@@ -259,7 +259,7 @@ def test_bf16_scores_agree_with_fp32_and_keep_the_rankings(tiny_run, tmp_path):
     work, _ = tiny_run
     bf16 = tmp_path / "bf16"
     shutil.copytree(work, bf16, symlinks=True)
-    proc = run_snakemake(bf16, TINY, "--config", "passes={precision: bf16}", "results/shapes/tables/rankings.csv")
+    proc = run_snakemake(bf16, TINY, "results/shapes/tables/rankings.csv", "--config", "passes={precision: bf16}")
     out = proc.stdout + proc.stderr
     assert re.search(r"^rule train_model:$", out, re.M) is None and "compute_saliency" in out
     ref, res = work / "results/shapes", bf16 / "results/shapes"
