@@ -58,6 +58,12 @@ def dry_run(workdir: Path, study: Path, *args: str) -> str:
     return proc.stdout + proc.stderr
 
 
+@pytest.fixture(scope="module")
+def plan(prepared) -> str:
+    """The dry run of the study with the SLURM profile as it is."""
+    return dry_run(*prepared)
+
+
 def planned(out: str) -> list[dict]:
     """Every job of a dry run (grouped ones indented under their group): rule, wildcards, resources."""
     jobs = []
@@ -69,8 +75,8 @@ def planned(out: str) -> list[dict]:
     return jobs
 
 
-def test_work_without_model_passes_asks_for_no_gpu(prepared):
-    jobs = planned(dry_run(*prepared))
+def test_work_without_model_passes_asks_for_no_gpu(plan):
+    jobs = planned(plan)
     rules = Counter(j["rule"] for j in jobs)
     # what makes no pass is planned, as local rules: random maps (and their half-masked reruns),
     # masking robustness scores, mutual verification
@@ -84,9 +90,8 @@ def test_work_without_model_passes_asks_for_no_gpu(prepared):
         assert gpu == (1 if passes else 0), j
 
 
-def test_group_jobs_are_those_the_cost_report_counts(prepared):
-    out = dry_run(*prepared)
-    headers = Counter(re.findall(r"Group job (\S+) \(jobs in lexicogr\. order\)", out))
+def test_group_jobs_are_those_the_cost_report_counts(prepared, plan):
+    headers = Counter(re.findall(r"Group job (\S+) \(jobs in lexicogr\. order\)", plan))
     config = check_config(load_study([str(prepared[1])], {}))
     predicted = submissions(slurm_jobs(config, {"cifar10": SHARD}), load_profile())["groups"]
     assert headers and dict(headers) == {g: n for g, (_, n) in predicted.items()}
@@ -100,8 +105,8 @@ def _rise_runtimes(out: str) -> dict:
             if j["rule"] == "compute_saliency" and j["wildcards"]["explainer"] == "rise"}
 
 
-def test_runtime_from_the_gpu_or_cpu_estimate_at_each_kinds_side(prepared):
-    on_gpu = _rise_runtimes(dry_run(*prepared))
+def test_runtime_from_the_gpu_or_cpu_estimate_at_each_kinds_side(prepared, plan):
+    on_gpu = _rise_runtimes(plan)
     on_cpu = _rise_runtimes(dry_run(*prepared, "--set-resources", "compute_saliency:gpu=0"))
     sides = {"shapes": 64, "cifar10": 32}
     for d, side in sides.items():

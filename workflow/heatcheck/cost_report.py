@@ -11,6 +11,10 @@ Counting is torch-free (:func:`heatcheck.costs.study_passes`); only ``--measure`
 to time batched forwards and backwards (gradients w.r.t. the input, as the explainers take them)
 of each architecture with random weights at the study's image size on the machine at hand.
 Hours are ``fwd_total / forward rate + bwd_total / backward rate`` per architecture.
+
+A last section (:func:`cluster_report`) gives the study on a SLURM cluster: the jobs submitted
+with and without the SLURM profile's groups (``--profile``), their start-up overhead, and CPU and
+GPU hours from the estimates of :mod:`heatcheck.cluster`, each rate with its source.
 """
 
 from __future__ import annotations
