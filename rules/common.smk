@@ -133,14 +133,20 @@ from heatcheck.costs import (  # noqa: E402
     explainer_passes,
     image_side,
     job_mem_mb,
-    seconds_per_pass,
     shapley_passes,
 )
+from heatcheck.cluster import cpu_rate, gpu_rate, runtime_minutes  # noqa: E402
 from heatcheck.shards import n_studied as studied_count, shard_digest, split_variant, studied_digest  # noqa: E402
 
 EXPLAINER_NAMES = list(config["explainers"]) or ["__none__"]
 # "{explainer}+halfmasked": the explainer rerun on the four half-masked copies (masking_robustness)
 COMPUTED_NAMES = EXPLAINER_NAMES + [rf"{e}\+halfmasked" for e in EXPLAINER_NAMES]
+#: explainers that make no model pass (random, edge): computed by the local rule
+#: compute_saliency_light (no GPU, no cluster job of their own), the others by compute_saliency
+LIGHT_EXPLAINERS = [e for e in config["explainers"] if explainer_passes(e, config["explainers"][e], 224) == 0]
+PASS_EXPLAINERS = [e for e in config["explainers"] if e not in LIGHT_EXPLAINERS]
+LIGHT_NAMES = [n for e in LIGHT_EXPLAINERS for n in (e, rf"{e}\+halfmasked")] or ["__none__"]
+PASS_NAMES = [n for e in PASS_EXPLAINERS for n in (e, rf"{e}\+halfmasked")] or ["__none__"]
 # {explainer}+blur: a blurred copy of a map for the sparsity study (made by blur_saliency, no model)
 BLURRED = blur_explainers(config)
 BLUR_METRICS = config["analysis"]["blur"]["metrics"]
@@ -234,23 +240,57 @@ def _side(wildcards):
     return image_side(config["datasets"][wildcards.dataset])
 
 
+def _arch_side(wildcards):
+    """Architecture and input side of the wildcards' model (a loaded model: its torchvision name
+    may be a measured architecture; it takes its own side)."""
+    spec = config["models"][wildcards.model]
+    return spec.get("arch") or spec.get("torchvision"), spec.get("size") or _side(wildcards)
+
+
 def _mem_mb(wildcards, attempt, passes=None):
     """mem_mb of a job of the wildcards' model: grows with the batch size (up to the shard's
     inputs, (forward, backward) ``passes`` per image), the image side and whether it
     backpropagates; more per retry."""
-    spec = config["models"][wildcards.model]
-    # a loaded model: its torchvision name may be a measured architecture; it takes its own side
-    arch = spec.get("arch") or spec.get("torchvision")
-    side = spec.get("size") or _side(wildcards)
+    arch, side = _arch_side(wildcards)
     return job_mem_mb(arch, side, config["batch_size"], passes, config["shard_size"]) * attempt
 
 
-def saliency_runtime(wildcards, attempt):
-    """Minutes for one shard: passes x images x a CPU estimate per pass, doubled per retry."""
+def _resource(res, name):
+    value = res.get(name)
+    return getattr(value, "value", value)
+
+
+def runs_on_gpu(rule):
+    """Whether jobs of ``rule`` (which declares `gpu=1`) get a GPU: not where the profile's
+    set-resources give it `gpu: 0` and no GPU `gres` (a CPU-only cluster)."""
+    res = workflow.resource_settings.overwrite_resources.get(rule, {})
+    gpu = _resource(res, "gpu")
+    return (gpu is None or int(gpu) > 0) or "gpu" in str(_resource(res, "gres") or "")
+
+
+def shard_runtime(wildcards, attempt, rule, passes):
+    """Minutes for one shard job of ``rule`` making (forward, backward) ``passes`` per image: the
+    GPU estimate where the rule gets a GPU, else the CPU one, at the model's architecture and
+    input side (heatcheck.cluster); more per retry."""
+    arch, side = _arch_side(wildcards)
+    if runs_on_gpu(rule):
+        rate = gpu_rate(arch, side, config["passes"]["precision"])
+    else:
+        rate = cpu_rate(arch, side)
+    return runtime_minutes(passes, config["shard_size"], rate, attempt)
+
+
+def saliency_passes(wildcards):
+    """(forward, backward) passes per image of a saliency array's explainer (x4 for the reruns on
+    the half-masked copies)."""
     base, _, variant = wildcards.explainer.partition("+")
-    passes = explainer_passes(base, explainer_params(wildcards), _side(wildcards)) * (HALF_MASKS if variant else 1)
-    seconds = config["shard_size"] * max(passes, 1) * seconds_per_pass(_side(wildcards))
-    return int(10 + 2 * seconds / 60) * attempt
+    fwd, bwd = explainer_fb(base, explainer_params(wildcards), _side(wildcards))
+    copies = HALF_MASKS if variant else 1
+    return fwd * copies, bwd * copies
+
+
+def saliency_runtime(wildcards, attempt):
+    return shard_runtime(wildcards, attempt, "compute_saliency", saliency_passes(wildcards))
 
 
 def blur_params(wildcards):
@@ -258,10 +298,7 @@ def blur_params(wildcards):
 
 
 def saliency_mem_mb(wildcards, attempt):
-    base, _, variant = wildcards.explainer.partition("+")
-    fwd, bwd = explainer_fb(base, explainer_params(wildcards), _side(wildcards))
-    copies = HALF_MASKS if variant else 1
-    return _mem_mb(wildcards, attempt, (fwd * copies, bwd * copies))
+    return _mem_mb(wildcards, attempt, saliency_passes(wildcards))
 
 
 def saliency_targets():
@@ -373,9 +410,8 @@ def model_saliency(wildcards):
 
 
 def shapley_runtime(wildcards, attempt):
-    side = _side(wildcards)
-    passes = shapley_passes(config["metrics"]["shapley_bias"], side)
-    return int(10 + 2 * config["shard_size"] * passes * seconds_per_pass(side) / 60) * attempt
+    passes = shapley_passes(config["metrics"]["shapley_bias"], _side(wildcards))
+    return shard_runtime(wildcards, attempt, "compute_shapley", (passes, 0))
 
 
 def dataset_curves(wildcards):
@@ -390,11 +426,8 @@ def dataset_curves(wildcards):
 
 
 def metric_runtime(wildcards, attempt):
-    """Minutes for one metric shard: passes x images x a CPU estimate per pass, doubled per retry."""
-    side = _side(wildcards)
-    passes = metric_passes(wildcards.metric, metric_params(wildcards), side)
-    seconds = config["shard_size"] * max(passes, 1) * seconds_per_pass(side)
-    return int(10 + 2 * seconds / 60) * attempt
+    passes = metric_passes(wildcards.metric, metric_params(wildcards), _side(wildcards))
+    return shard_runtime(wildcards, attempt, "score_metric", (passes, 0))
 
 
 def metric_mem_mb(wildcards, attempt):

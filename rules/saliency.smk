@@ -52,8 +52,9 @@ rule compute_saliency:
         model="results/{dataset}/models/{model}.pt",
         array=ancient("results/{dataset}/saliency/{model}/{explainer}.zarr"),
         created="results/{dataset}/saliency/{model}/{explainer}.created",
+    # explainers that make model passes; those that make none are compute_saliency_light
     wildcard_constraints:
-        explainer="|".join(COMPUTED_NAMES),
+        explainer="|".join(PASS_NAMES),
     output:
         "results/{dataset}/saliency/{model}/{explainer}.shards/{shard}.json",
     params:
@@ -80,6 +81,17 @@ rule compute_saliency:
         from heatcheck.jobs import compute_saliency
 
         compute_saliency(input, output, params, wildcards, threads, log, config)
+
+
+use rule compute_saliency as compute_saliency_light with:
+    # explainers that make no model pass (random, edge): no GPU and no cluster job of their own;
+    # they run in Snakemake's process
+    wildcard_constraints:
+        explainer="|".join(LIGHT_NAMES),
+    localrule: True
+    resources:
+        mem_mb=saliency_mem_mb,
+        runtime=10,
 
 
 rule blur_saliency:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from heatcheck import HeatcheckError
-from heatcheck.archs import ARCHS
+from heatcheck.archs import ARCHS, reference_side
 from heatcheck.data import load_dataset
 from heatcheck.models import (MODELS, build_model, gap_fc, last_conv, load_checkpoint,
                               normalize, save_checkpoint, zoo)
@@ -39,6 +39,14 @@ def test_every_arch_builds_and_matches_the_torch_free_table(arch):
     facts = model_facts(model, size, 7, arch, explainers=False)
     assert dict(model.named_modules())[facts["layer"]] is layer
     assert (facts["gap_fc"] is not None) == ARCHS[arch]["gap_fc"] == (gap_fc(model) is not None)
+    # the FLOPs the GPU and CPU time estimates scale from, at the table's reference side (the
+    # CIFAR nets are built for it; torchvision's take any side)
+    from torch.utils.flop_counter import FlopCounterMode
+
+    ref = reference_side(arch)
+    with FlopCounterMode(display=False) as flops, torch.no_grad():
+        model(torch.zeros(1, 3, ref, ref))
+    assert flops.get_total_flops() / 1e9 == pytest.approx(ARCHS[arch]["gflops"], rel=0.01)
 
 
 def test_cifar_resnet_depths():

@@ -2,10 +2,13 @@
 
 The module starts the cluster with tests/cluster/slurm_cluster.sh (as root it installs slurm-wlm
 and munge with apt-get if needed) and runs the small study of slurm.yaml three times at once:
-locally (the reference), through ``--executor slurm`` with workflow/profiles/slurm, and the same
-with ``--slurm-array-jobs all``. During the plain SLURM run a compute_saliency shard job is frozen
-(a hung job) and its end time moved to now: slurmctld kills it with state TIMEOUT, and Snakemake
-must resubmit it (``retries`` in the profile) with twice the ``runtime``.
+locally (the reference), through ``--executor slurm`` with workflow/profiles/slurm (whose
+``groups`` bundle the shard jobs: fewer submissions than jobs, as many as the cost report
+predicts), and with ``--slurm-array-jobs all`` and the profile's groups removed (the plugin
+submits a group as one plain job: arrays and groups are alternatives). During the grouped run a
+group job holding compute_saliency shards is frozen (a hung job) and its end time moved to now:
+slurmctld kills it with state TIMEOUT, and Snakemake must resubmit it (``retries`` in the
+profile) with twice the ``runtime``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+import yaml
 
 from conftest import ROOT, SNAKEMAKE
 
@@ -36,10 +40,10 @@ ROOT_USER = os.geteuid() == 0  # freezing a job and moving its end time need roo
 SQUEUE_FIELDS = ["JobArrayID", "State", "Partition", "TimeLimit", "tres-per-job", "Comment", "WorkDir"]
 
 
-def snakemake_cmd(workdir: Path, *args: str) -> list[str]:
+def snakemake_cmd(workdir: Path, *args: str, profile: Path = PROFILE) -> list[str]:
     """Snakemake as a user runs it from a login node: the SLURM workflow profile, nothing else."""
     return [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
-            "--configfile", str(CONFIG), "--workflow-profile", str(PROFILE), "--nolock",
+            "--configfile", str(CONFIG), "--workflow-profile", str(profile), "--nolock",
             # test-only: poll soon (jobs here take seconds) and keep every job's SLURM log
             "--slurm-init-seconds-before-status-checks", "2", "--slurm-keep-successful-logs",
             *args, TARGET]
@@ -87,8 +91,8 @@ class Watcher(threading.Thread):
                     if row["WorkDir"] in self.workdirs:
                         self.jobs[jid] = row
                         if (self.frozen is None and row["WorkDir"] == self.freeze_dir and ROOT_USER
-                                and row["State"] == "RUNNING"
-                                and row["Comment"].startswith("rule_compute_saliency_")):
+                                and row["State"] == "RUNNING" and row["Comment"].startswith("rule_shards_")
+                                and "compute_saliency" in row["Comment"]):
                             self.freeze(jid, row)
             except Exception as e:  # noqa: BLE001  (reported by the test, not lost in a thread)
                 self.errors.append(repr(e))
@@ -137,17 +141,28 @@ def cluster():
         subprocess.run(["bash", str(CLUSTER), "stop"], timeout=60)
 
 
+def ungrouped_profile(folder: Path) -> Path:
+    """The SLURM profile without its groups (for job arrays, which the plugin does not make of
+    group jobs)."""
+    settings = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    for key in ("groups", "group-components"):
+        settings.pop(key)
+    (folder / "config.yaml").write_text(yaml.safe_dump(settings))
+    return folder
+
+
 @pytest.fixture(scope="module")
 def runs(cluster, tmp_path_factory):
     """The three runs, started together (the SLURM runs mostly wait on the scheduler)."""
     dirs = {k: tmp_path_factory.mktemp(f"slurm-{k}") for k in ("local", "plain", "array")}
+    ungrouped = ungrouped_profile(tmp_path_factory.mktemp("profile"))
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     cmds = {
         "local": [str(SNAKEMAKE), "-s", str(ROOT / "Snakefile"), "--directory", str(dirs["local"]),
                   "--configfile", str(CONFIG), "--cores", "2", "--nolock", "--workflow-profile",
                   str(ROOT / "workflow" / "profiles" / "local"), TARGET],
         "plain": snakemake_cmd(dirs["plain"]),
-        "array": snakemake_cmd(dirs["array"], "--slurm-array-jobs", "all"),
+        "array": snakemake_cmd(dirs["array"], "--slurm-array-jobs", "all", profile=ungrouped),
     }
     watcher = Watcher([dirs["plain"], dirs["array"]], freeze_dir=dirs["plain"])
     watcher.start()
@@ -170,41 +185,58 @@ def runs(cluster, tmp_path_factory):
 
 
 def submissions(out: str) -> list[tuple[str, str]]:
-    """(rule, SLURM job id) of every job Snakemake submitted, in order."""
+    """(rule or group name, SLURM job id) of every job Snakemake submitted, in order."""
     subs = []
-    for m in re.finditer(r"^(?:rule|checkpoint) (\w+):$|has been submitted with SLURM jobid (\d+)"
+    for m in re.finditer(r"has been submitted with SLURM jobid (\d+)"
                          r"|Submitted array job .* SLURM job ID (\d+)\. The individual task IDs are (\d+)-(\d+)",
                          out, re.M):
         if m.group(1):
-            rule = m.group(1)
-        elif m.group(2):
-            subs.append((rule, m.group(2)))
+            subs.append(m.group(1))
         else:
-            subs += [(rule, f"{m.group(3)}_{i}") for i in range(int(m.group(4)), int(m.group(5)) + 1)]
+            subs += [f"{m.group(2)}_{i}" for i in range(int(m.group(3)), int(m.group(4)) + 1)]
     return subs
 
 
 def executed_nonlocal(out: str) -> list[str]:
-    """Rules of the jobs Snakemake started outside its own process (retries included)."""
-    return re.findall(r"^(?:rule|checkpoint) (\w+):$", out, re.M)
+    """Rules of the jobs Snakemake started outside its own process, grouped (indented under their
+    group's header) or not (retries included)."""
+    return re.findall(r"^(?:    )?(?:rule|checkpoint) (\w+):$", out, re.M)
+
+
+def group_blocks(out: str) -> dict[str, list[tuple[str, int]]]:
+    """Each group job's (rule, runtime) jobs as Snakemake lists them under ``Group job <id>``
+    (the last listing of a group: its retry's, after a failure)."""
+    blocks = {}
+    for m in re.finditer(r"^\[.*\] Group job (\S+) \(jobs in lexicogr\. order\):\n((?:(?:    .*)?\n)+)", out, re.M):
+        jobs = re.findall(r"^    rule (\w+):\n(?:        .*\n)*?        resources: .*?runtime=(\d+)", m.group(2), re.M)
+        blocks[m.group(1)] = [(r, int(t)) for r, t in jobs]
+    return blocks
 
 
 def check_all_through_slurm(workdir: Path, out: str, jobs: dict[str, dict]) -> list[tuple[str, str]]:
+    """(rule, job id) of every submission, each checked against what slurmctld saw; a group job's
+    rule is ``group``."""
     subs = submissions(out)
     rules = executed_nonlocal(out)
     logs = {p.stem: p for p in (workdir / ".snakemake" / "slurm_logs").rglob("*.log")}
-    assert {jid for _, jid in subs} <= set(logs), (subs, sorted(logs))
-    # a job's rule from its log's folder (rule_{rule}/...): the output interleaves the headers and
-    # submission lines of jobs submitted together, so the header before a line need not be its own
-    subs = [(next(p[len("rule_"):] for p in logs[jid].parts if p.startswith("rule_")), jid) for _, jid in subs]
-    assert {r for r, _ in subs} == SLURM_RULES == set(rules)
-    assert len(subs) == len(rules)  # every non-local job that was started went through sbatch
-    assert sorted(r for r, _ in subs) == sorted(rules)
+    assert set(subs) <= set(logs), (subs, sorted(logs))
+    # a job's rule from its log's folder (rule_{rule}/... or group_{group}/...): the output
+    # interleaves the headers and submission lines of jobs submitted together, so the header
+    # before a line need not be its own
+    folder = {jid: next(p for p in logs[jid].parts if p.startswith(("rule_", "group_"))) for jid in subs}
+    subs = [("group" if folder[j].startswith("group_") else folder[j][len("rule_"):], j) for j in subs]
+    assert set(rules) == SLURM_RULES
+    # every non-local job that was started outside a group went through sbatch of its own
+    alone = re.findall(r"^(?:rule|checkpoint) (\w+):$", out, re.M)
+    assert sorted(r for r, _ in subs if r != "group") == sorted(alone)
     for rule, jid in subs:
         row = jobs[jid]  # slurmctld saw it, in the partition the profile names
         assert row["WorkDir"] == str(workdir)
-        assert row["Comment"].startswith(f"rule_{rule}")
-        if rule in GPU_RULES:
+        if rule == "group":
+            assert row["Comment"] == "rule_" + folder[jid][len("group_"):]
+        else:
+            assert row["Comment"].startswith(f"rule_{rule}")
+        if rule in GPU_RULES or rule == "group":
             assert row["Partition"] == "gpu" and row["tres-per-job"] == "gres:gpu:1", row
         else:
             assert row["Partition"] == "cpu" and row["tres-per-job"] in ("N/A", ""), row
@@ -218,6 +250,33 @@ def test_every_job_through_slurm_same_scores_as_local(runs):
     assert all(re.fullmatch(r"\d+", j) for _, j in subs)
     assert "localrule collect_scores:" in out and "localrule init_saliency:" in out
     pd.testing.assert_frame_equal(pd.read_parquet(plain / TARGET), pd.read_parquet(local / TARGET))
+
+
+def test_shard_jobs_grouped_as_the_cost_report_counts(runs):
+    from heatcheck.cluster import load_profile, slurm_jobs, submissions as predicted
+    from heatcheck.config import check_config, load_study
+
+    (dirs, watcher) = runs
+    plain, out = dirs["plain"]
+    subs = check_all_through_slurm(plain, out, watcher.jobs)
+    retried = 1 if watcher.frozen else 0
+    groups = group_blocks(out)
+    # one group per explainer (2 shards each: a saliency shard and its 2 metric shards, 6 jobs),
+    # prepare_dataset and train_model alone: 4 submissions for 14 Snakemake jobs
+    assert [r for r, _ in subs].count("group") == len(groups) + retried == 2 + retried
+    assert sorted(sorted(r for r, _ in g) for g in groups.values()) == \
+        [["compute_saliency"] * 2 + ["score_metric"] * 4] * 2
+    n_jobs = len(executed_nonlocal(out)) - 6 * retried
+    assert len(subs) - retried == 4 < n_jobs == 14
+    jobs = slurm_jobs(check_config(load_study([str(CONFIG)], {})))
+    assert predicted(jobs, load_profile(PROFILE))["submitted"] == len(subs) - retried
+    assert len(jobs) == n_jobs
+    # a group job asks for one GPU and the sum of its jobs' time limits (they take turns on it)
+    for gid, block in groups.items():
+        rows = [r for j, r in watcher.jobs.items() if r["Comment"].startswith(f"rule_{gid}_")
+                and r["WorkDir"] == str(plain)]
+        assert rows and all(r["tres-per-job"] == "gres:gpu:1" for r in rows), rows
+        assert minutes(rows[-1]["TimeLimit"]) == sum(t for _, t in block), (rows, block)
 
 
 def test_array_jobs(runs):
@@ -240,14 +299,15 @@ def test_timeout_killed_shard_is_retried_with_doubled_runtime(runs):
     assert frozen is not None, f"no compute_saliency job could be frozen: {watcher.missed}"
     jid = frozen["jobid"]
     assert watcher.jobs[jid]["State"] == "TIMEOUT"  # killed by slurmctld, not by us
-    assert f"SLURM-job '{jid}' failed, SLURM status is: 'TIMEOUT'" in out
+    # a group job's error names the group (the plugin's TIMEOUT message is not printed for groups)
+    group = re.search(r"Error in group ([^\s:]+)", out)
+    assert group and frozen["comment"].startswith(f"rule_{group.group(1)}_compute_saliency"), frozen
     # the same shard resubmitted, with the attempt-scaled runtime doubled
     retries = [r for j, r in watcher.jobs.items()
                if r["Comment"] == frozen["comment"] and r["WorkDir"] == str(plain) and j != jid]
     assert len(retries) == 1 and retries[0]["State"] == "COMPLETED", retries
     assert minutes(retries[0]["TimeLimit"]) == 2 * frozen["limit"], (frozen, retries)
-    shard = frozen["comment"].removeprefix("rule_compute_saliency_wildcards_")
-    log_dir = plain / ".snakemake" / "slurm_logs" / "rule_compute_saliency" / shard
+    log_dir = plain / ".snakemake" / "slurm_logs" / ("group_" + frozen["comment"].removeprefix("rule_"))
     assert {p.stem for p in log_dir.glob("*.log")} == {jid, retries[0]["JobArrayID"]}
     # and the run's results are those of the local run
     pd.testing.assert_frame_equal(pd.read_parquet(plain / TARGET), pd.read_parquet(local / TARGET))

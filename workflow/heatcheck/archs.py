@@ -14,16 +14,25 @@ importing torch.
 #: weights) by ``benchmarks/bench_memory.py``: peak resident memory of a fresh process at two batch
 #: sizes (CIFAR nets at 32 px, torchvision's at 224 px), a line through the two peaks; rounded up.
 #: Results in ``benchmarks/results/memory.json``; read by :func:`heatcheck.costs.job_mem_mb`.
+#: ``gflops``: floating-point operations (2 per multiply-add) of one forward pass of one image at
+#: the architecture's reference side (:func:`reference_side`: 32 px for the CIFAR nets, 224 px for
+#: torchvision's), as ``torch.utils.flop_counter.FlopCounterMode`` counts them; read by the GPU
+#: and CPU time estimates (:mod:`heatcheck.cluster`).
 ARCHS = {
-    "lenet": {"gap_fc": False, "torchvision": False, "residual": False, "memory": (610, 7, 13)},
-    "resnet8": {"gap_fc": True, "torchvision": False, "residual": True, "memory": (650, 22, 97)},
-    "resnet20": {"gap_fc": True, "torchvision": False, "residual": True, "memory": (650, 33, 155)},
-    "resnet32": {"gap_fc": True, "torchvision": False, "residual": True, "memory": (650, 36, 263)},
-    "resnet44": {"gap_fc": True, "torchvision": False, "residual": True, "memory": (650, 36, 326)},
-    "resnet56": {"gap_fc": True, "torchvision": False, "residual": True, "memory": (650, 36, 409)},
-    "resnet50": {"gap_fc": True, "torchvision": True, "residual": True, "memory": (900, 32, 180)},
-    "resnet101": {"gap_fc": True, "torchvision": True, "residual": True, "memory": (950, 25, 273)},
-    "vgg16": {"gap_fc": False, "torchvision": True, "residual": False, "memory": (1340, 58, 179)},
-    "vgg19": {"gap_fc": False, "torchvision": True, "residual": False, "memory": (1330, 65, 184)},
-    "alexnet": {"gap_fc": False, "torchvision": True, "residual": False, "memory": (1010, 4, 15)},
+    "lenet": {"gap_fc": False, "torchvision": False, "residual": False, "memory": (610, 7, 13), "gflops": 0.0013},
+    "resnet8": {"gap_fc": True, "torchvision": False, "residual": True, "memory": (650, 22, 97), "gflops": 0.025},
+    "resnet20": {"gap_fc": True, "torchvision": False, "residual": True, "memory": (650, 33, 155), "gflops": 0.0816},
+    "resnet32": {"gap_fc": True, "torchvision": False, "residual": True, "memory": (650, 36, 263), "gflops": 0.1382},
+    "resnet44": {"gap_fc": True, "torchvision": False, "residual": True, "memory": (650, 36, 326), "gflops": 0.1949},
+    "resnet56": {"gap_fc": True, "torchvision": False, "residual": True, "memory": (650, 36, 409), "gflops": 0.2515},
+    "resnet50": {"gap_fc": True, "torchvision": True, "residual": True, "memory": (900, 32, 180), "gflops": 8.178},
+    "resnet101": {"gap_fc": True, "torchvision": True, "residual": True, "memory": (950, 25, 273), "gflops": 15.6},
+    "vgg16": {"gap_fc": False, "torchvision": True, "residual": False, "memory": (1340, 58, 179), "gflops": 30.94},
+    "vgg19": {"gap_fc": False, "torchvision": True, "residual": False, "memory": (1330, 65, 184), "gflops": 39.26},
+    "alexnet": {"gap_fc": False, "torchvision": True, "residual": False, "memory": (1010, 4, 15), "gflops": 1.428},
 }
+
+
+def reference_side(arch: str) -> int:
+    """The image side at which ``ARCHS[arch]["gflops"]`` is counted."""
+    return 224 if ARCHS[arch]["torchvision"] else 32

@@ -11,6 +11,10 @@ Counting is torch-free (:func:`heatcheck.costs.study_passes`); only ``--measure`
 to time batched forwards and backwards (gradients w.r.t. the input, as the explainers take them)
 of each architecture with random weights at the study's image size on the machine at hand.
 Hours are ``fwd_total / forward rate + bwd_total / backward rate`` per architecture.
+
+A last section (:func:`cluster_report`) gives the study on a SLURM cluster: the jobs submitted
+with and without the SLURM profile's groups (``--profile``), their start-up overhead, and CPU and
+GPU hours from the estimates of :mod:`heatcheck.cluster`, each rate with its source.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from . import HeatcheckError
 from .config import check_config, load_study
@@ -157,6 +162,51 @@ def report(rows: list[dict], rates: dict[tuple[str, int | None], dict], name: st
     return (f"## Cost of {name}" if name else "## Cost") + "\n\n" + "\n\n".join(out) + "\n"
 
 
+def cluster_report(config: dict, rows: list[dict], images=None, profile: dict | None = None,
+                   measured: dict | None = None) -> str:
+    """Markdown: the study on a SLURM cluster. Snakemake jobs, those that run on SLURM, the SLURM
+    jobs submitted without and with the profile's groups, their start-up overhead
+    (:data:`heatcheck.cluster.STARTUP`), and CPU and GPU hours from the estimates of
+    :mod:`heatcheck.cluster` (the GPU's from a published figure, named with its source; the CPU's
+    from ``measured`` rates by (arch, side) where given, as ``--measure`` takes them)."""
+    from .cluster import STARTUP, cpu_rate, gpu_rate, load_profile, slurm_jobs, startup_seconds, submissions
+
+    profile = profile or load_profile()
+    jobs = slurm_jobs(config, images)
+    if jobs is None:
+        return "## On a SLURM cluster\n\n? unknown image count: pass --images\n"
+    precision = config.get("passes", {}).get("precision", "fp32")
+    keys = sorted({(r["arch"], r["side"]) for r in rows}, key=str)
+    gpu = {k: gpu_rate(*k, precision) for k in keys}
+    cpu = {k: (measured or {}).get(k) or cpu_rate(*k) for k in keys}
+    arch_of = {(r["dataset"], r["model"]): r["arch"] for r in rows}
+    grouped = submissions(jobs, profile)
+    plain = submissions(jobs, {"groups": {}, "components": {}})
+    n = ", ".join(f"{k}={v}" for k, v in profile["components"].items()) or "none"
+    where = Path(profile["path"]).resolve()
+    where = where.relative_to(Path.cwd()) if where.is_relative_to(Path.cwd()) else where
+    out = [table(["arch", "side", "forward img/s", "backward img/s", "source"],
+                 [[a, str(s), r["fwd_per_s"], r["bwd_per_s"], r["source"]] for (a, s), r in gpu.items()])]
+    cols = ["Snakemake jobs", "on SLURM", "submitted", "start-up (h)", "CPU hours", f"GPU hours ({precision})"]
+    cpu_h, gpu_h = _sum(_hours(r, cpu) for r in rows), _sum(_hours(r, gpu) for r in rows)
+    out.append(table(["", *cols], [
+        ["one SLURM job per Snakemake job", _sum(r["jobs"] for r in rows), plain["jobs"], plain["submitted"],
+         startup_seconds(jobs, plain["submitted"], arch_of) / 3600, _h(cpu_h), _h(gpu_h)],
+        [f"grouped ({where}: group-components {n})", _sum(r["jobs"] for r in rows), grouped["jobs"],
+         grouped["submitted"], startup_seconds(jobs, grouped["submitted"], arch_of) / 3600, _h(cpu_h), _h(gpu_h)]]))
+    out.append(f"Snakemake jobs: the shard, training and model jobs above (`jobs`); on SLURM: those of rules that "
+               f"are not local (no model pass: on the login node, in Snakemake's process). Start-up: "
+               f"{STARTUP['submission']:.1f} s per submitted job (its job step's Snakemake process) + "
+               f"{min(STARTUP['job'].values()):.1f}-{max(STARTUP['job'].values()):.1f} s per Snakemake job (its own "
+               f"process: Snakemake, torch and the package's imports, the checkpoint load), measured by "
+               f"benchmarks/bench_startup.py; CUDA initialisation and queueing not included. GPU hours: "
+               f"forward/backward passes at the rates of the table (a published figure scaled by FLOPs and side^2, "
+               f"an approximation); CPU hours: " + ("as measured above" if measured else
+                                                    f"{cpu_rate('resnet50', 224)['source']}, conservative for "
+                                                    f"small networks (--measure times them)") + ".")
+    return "## On a SLURM cluster\n\n" + "\n\n".join(out) + "\n"
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m heatcheck.cost_report", description=__doc__.split("\n\n")[0])
     ap.add_argument("config", nargs="+", help="the study's config file(s) (config.yaml or configs/*.yaml), "
@@ -172,6 +222,8 @@ def main(argv=None) -> int:
                     help="train images of every / one dataset, for models trained here")
     ap.add_argument("--summary", action="store_true", help="one row per stage instead of per explainer/metric")
     ap.add_argument("--seconds", type=float, default=3.0, help="timing per measurement (--measure)")
+    ap.add_argument("--profile", default=None, metavar="DIR",
+                    help="the SLURM profile whose groups bundle the jobs (default: workflow/profiles/slurm)")
     args = ap.parse_args(argv)
     overrides = {}
     if args.overrides:
@@ -202,6 +254,10 @@ def main(argv=None) -> int:
             classes = kind_facts(config["datasets"][dname]).num_classes or 1000
             rates[(arch, side)] = measure(arch, side, classes, seconds=args.seconds)
     print(report(rows, rates, " + ".join(args.config), detail=not args.summary))
+    from .cluster import PROFILE, load_profile
+
+    measured = {k: r for k, r in rates.items() if r["source"].startswith("measured")}
+    print(cluster_report(config, rows, parse_counts(args.images), load_profile(args.profile or PROFILE), measured))
     missing = [r for r in rows if r["fwd_total"] is None]
     if missing:
         print(f"\n? = unknown image count for {sorted({r['dataset'] for r in missing})}: pass --images / "
