@@ -26,7 +26,7 @@ def test_shipped_config_is_valid_and_gets_defaults(cfg):
 
 def test_explainer_defaults_are_the_papers(cfg):
     cfg["explainers"] = {"integrated_gradients": None, "rise": {}, "lrp": {}}
-    del cfg["metrics"]["masking_robustness"]  # its list names explainers no longer in the study
+    del cfg["metrics"]["masking_robustness"], cfg["trust"]  # their lists name explainers no longer in the study
     check_config(cfg)
     assert cfg["explainers"]["integrated_gradients"] == {"steps": 50, "baseline": "zero"}
     assert cfg["explainers"]["rise"] == {"masks": 5000, "grid": 7, "p": 0.1}
@@ -97,6 +97,7 @@ def test_cam_not_applicable_to_lenet(cfg):
 def test_cam_accepted_on_gap_models_only(cfg):
     cfg["datasets"]["shapes"]["models"] = ["resnet8"]
     cfg["explainers"] = {"cam": None}
+    cfg.pop("trust")  # it names config.yaml's explainers
     cfg["metrics"] = {"average_drop": None}
     check_config(cfg)
 
@@ -405,6 +406,7 @@ def test_size_defaults_are_checked_at_their_scaled_value(cfg):
 def test_sizes_are_checked_against_each_datasets_side(cfg):
     """CIFAR-10 has no size key: its 32 px are known without the data."""
     cfg["explainers"] = {"occlusion": {"window": 48}}
+    cfg.pop("trust")  # it names config.yaml's explainers
     cfg["metrics"] = {}
     cfg["datasets"]["shapes"]["size"] = 64
     check_config(copy.deepcopy(cfg))

@@ -14,16 +14,18 @@ importing torch.
 #: weights) by ``benchmarks/bench_memory.py``: peak resident memory of a fresh process at two batch
 #: sizes (CIFAR nets at 32 px, torchvision's at 224 px), a line through the two peaks; rounded up.
 #: Results in ``benchmarks/results/memory.json``; read by :func:`heatcheck.costs.job_mem_mb`.
+#: ``layers``: modules with parameters of their own (convolutions, BatchNorm, linear layers), the
+#: steps of the full cascading randomization (:func:`heatcheck.sanity.parametrized_layers`).
 ARCHS = {
-    "lenet": {"gap_fc": False, "torchvision": False, "residual": False, "memory": (610, 7, 13)},
-    "resnet8": {"gap_fc": True, "torchvision": False, "residual": True, "memory": (650, 22, 97)},
-    "resnet20": {"gap_fc": True, "torchvision": False, "residual": True, "memory": (650, 33, 155)},
-    "resnet32": {"gap_fc": True, "torchvision": False, "residual": True, "memory": (650, 36, 263)},
-    "resnet44": {"gap_fc": True, "torchvision": False, "residual": True, "memory": (650, 36, 326)},
-    "resnet56": {"gap_fc": True, "torchvision": False, "residual": True, "memory": (650, 36, 409)},
-    "resnet50": {"gap_fc": True, "torchvision": True, "residual": True, "memory": (900, 32, 180)},
-    "resnet101": {"gap_fc": True, "torchvision": True, "residual": True, "memory": (950, 25, 273)},
-    "vgg16": {"gap_fc": False, "torchvision": True, "residual": False, "memory": (1340, 58, 179)},
-    "vgg19": {"gap_fc": False, "torchvision": True, "residual": False, "memory": (1330, 65, 184)},
-    "alexnet": {"gap_fc": False, "torchvision": True, "residual": False, "memory": (1010, 4, 15)},
+    "lenet": {"gap_fc": False, "torchvision": False, "residual": False, "layers": 5, "memory": (610, 7, 13)},
+    "resnet8": {"gap_fc": True, "torchvision": False, "residual": True, "layers": 19, "memory": (650, 22, 97)},
+    "resnet20": {"gap_fc": True, "torchvision": False, "residual": True, "layers": 43, "memory": (650, 33, 155)},
+    "resnet32": {"gap_fc": True, "torchvision": False, "residual": True, "layers": 67, "memory": (650, 36, 263)},
+    "resnet44": {"gap_fc": True, "torchvision": False, "residual": True, "layers": 91, "memory": (650, 36, 326)},
+    "resnet56": {"gap_fc": True, "torchvision": False, "residual": True, "layers": 115, "memory": (650, 36, 409)},
+    "resnet50": {"gap_fc": True, "torchvision": True, "residual": True, "layers": 107, "memory": (900, 32, 180)},
+    "resnet101": {"gap_fc": True, "torchvision": True, "residual": True, "layers": 209, "memory": (950, 25, 273)},
+    "vgg16": {"gap_fc": False, "torchvision": True, "residual": False, "layers": 16, "memory": (1340, 58, 179)},
+    "vgg19": {"gap_fc": False, "torchvision": True, "residual": False, "layers": 19, "memory": (1330, 65, 184)},
+    "alexnet": {"gap_fc": False, "torchvision": True, "residual": False, "layers": 8, "memory": (1010, 4, 15)},
 }
