@@ -466,3 +466,55 @@ def test_model_entries_are_checked_before_any_job(cfg, tmp_path):
     ok["models"]["mine"] = {"factory": "pkg.mod:f"}
     check_config(ok)
     assert ok["models"]["mine"]["source"] == "pretrained" and ok["models"]["lenet"]["source"] == "train"
+
+
+def _trust_study(trust, models=None):
+    return {"datasets": {"s": {"kind": "shapes", "size": 32, "n_eval": 8, "n_train": 12, "models": ["net"]}},
+            "models": models or {"net": {"arch": "resnet8"}},
+            "explainers": {"grad": None, "gradcam": None, "random": None},
+            "metrics": {"deletion": None, "masking_robustness": None, "shapley_bias": None}, "trust": trust,
+            "analysis": {"blur": {"explainers": []}}}
+
+
+def test_trust_arrays_from_the_config():
+    from heatcheck.config import metric_explainers, trust_arrays
+
+    cfg = check_config(_trust_study({"randomization": {"explainers": None}, "noise": {"explainers": None, "draws": 2}}))
+    arrays = trust_arrays(cfg, "net")
+    # every explainer but the control, at each of ResNet-8's 19 layers with parameters / 2 copies
+    assert arrays["randomized"][:2] == ["grad+randomized1", "grad+randomized2"] and len(arrays["randomized"]) == 38
+    assert arrays["noisy"] == ["grad+noisy0", "grad+noisy1", "gradcam+noisy0", "gradcam+noisy1"]
+    assert metric_explainers(cfg, "deletion") == ["grad", "gradcam", "random"]
+    assert metric_explainers(cfg, "deletion", "net") == ["grad", "gradcam", "random", *arrays["randomized"], *arrays["noisy"]]
+    assert metric_explainers(cfg, "masking_robustness", "net") == ["grad", "gradcam", "random"]
+    assert metric_explainers(cfg, "shapley_bias", "net") == ["grad", "gradcam", "random", *arrays["randomized"]]
+    # off by default: no explainer named
+    cfg = check_config(_trust_study({}))
+    assert cfg["trust"]["noise"] == {"explainers": [], "draws": 5, "sigma": 0.001}
+    assert trust_arrays(cfg, "net") == {"randomized": [], "noisy": []}
+
+
+def test_trust_settings_that_cannot_work_are_refused():
+    def error(trust, models=None):
+        with pytest.raises(HeatcheckError) as exc:
+            check_config(_trust_study(trust, models))
+        return str(exc.value)
+
+    assert "trust.randomization.layers = 20" in error({"randomization": {"explainers": ["grad"], "layers": 20}})
+    assert "trust.noise.explainers names 'lime'" in error({"noise": {"explainers": ["grad", "lime"]}})
+    assert "at least 2" in error({"noise": {"explainers": ["grad"], "draws": 1}})
+    loaded = {"net": {"torchscript": __file__}}  # any existing file: the check runs before it is read
+    assert "trust.randomization.layers must be given" in error({"randomization": {"explainers": ["grad"]}}, loaded)
+
+
+def test_curve_metrics_and_layer_counts_match_the_classes():
+    from heatcheck.archs import ARCHS
+    from heatcheck.config import CURVE_METRICS
+    from heatcheck.metrics import METRICS
+    from heatcheck.models import MODELS, build_model
+    from heatcheck.sanity import parametrized_layers
+
+    assert sorted(CURVE_METRICS) == sorted(n for n in METRICS.names() if METRICS.get(n).has_curves)
+    for arch in MODELS.names():
+        size = 64 if ARCHS[arch]["torchvision"] else 32
+        assert len(parametrized_layers(build_model(arch, 7, size))) == ARCHS[arch]["layers"], arch
