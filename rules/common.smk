@@ -19,6 +19,7 @@ from heatcheck.config import (  # noqa: E402  (torch-free)
     study,
 )
 from heatcheck.derived import parse_derived  # noqa: E402  (torch-free)
+from heatcheck.metric_configs import primary_params  # noqa: E402  (torch-free)
 from heatcheck.model_specs import model_files  # noqa: E402  (torch-free)
 
 # The study is its config file(s): the --configfile ones, else config.yaml, never both merged
@@ -316,7 +317,12 @@ wildcard_constraints:
 
 
 def metric_params(wildcards):
-    return config["metrics"][wildcards.metric]
+    """The metric's parameters; for the report card's reruns only what scores its primary
+    configuration (the only one the card reads)."""
+    params = config["metrics"][wildcards.metric]
+    if parse_derived(wildcards.explainer)[1] in TRUST_ARRAYS:
+        return primary_params(wildcards.metric, params, config["analysis"]["primary"])
+    return params
 
 
 def metric_shards(wildcards):
@@ -670,3 +676,9 @@ def summary_page():
     absolute)."""
     page = Path(SUMMARY_PAGE)
     return str(page.absolute()) if page.exists() else "workflow/report/workflow.rst"
+
+
+def mean_curve_inputs(wildcards):
+    """The curve stores of the mean-curve table: the originals and blurred copies (the report
+    card's reruns are scored for the card only)."""
+    return [c for c in dataset_curves(wildcards) if parse_derived(Path(c).stem)[1] not in TRUST_ARRAYS]

@@ -518,3 +518,24 @@ def test_curve_metrics_and_layer_counts_match_the_classes():
     for arch in MODELS.names():
         size = 64 if ARCHS[arch]["torchvision"] else 32
         assert len(parametrized_layers(build_model(arch, 7, size))) == ARCHS[arch]["layers"], arch
+
+
+def test_primary_params_score_the_primary_configuration_alone():
+    """The report card's reruns are scored with primary_params: exactly the primary configuration
+    of each metric, under the same name (what the card reads), at a fraction of the passes."""
+    from heatcheck.costs import metric_passes
+    from heatcheck.metric_configs import PRIMARY, config_keys, primary_params
+    from heatcheck.metrics import make_metric
+
+    full = {"insertion": {"steps": 10, "uniform_seeds": 2}, "average_drop": {}, "unexplainable_features": {}}
+    for metric, params in full.items():
+        reduced = primary_params(metric, params)
+        m = make_metric(metric, reduced)
+        assert [m.config_key(c) for c in m.configurations()] == config_keys(metric, reduced) == [PRIMARY[metric]]
+        assert metric_passes(metric, reduced, 32) < metric_passes(metric, params, 32)
+    assert config_keys("average_drop", primary_params("average_drop", {}, {"average_drop": "p90"})) == ["p90"]
+    uniform = primary_params("deletion", {"uniform_seeds": 3}, {"deletion": "uniform+region"})
+    assert config_keys("deletion", uniform) == ["uniform+region+s0", "uniform+region+s1", "uniform+region+s2"]
+    # a primary that is the mean of the configurations, or a metric of one, keeps the parameters
+    assert primary_params("insertion", {"steps": 5}, {"insertion": "mean"}) == {"steps": 5}
+    assert primary_params("road_morf", {"noise": 0.1}) == {"noise": 0.1}

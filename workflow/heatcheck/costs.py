@@ -243,6 +243,7 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
     """
     from .config import metric_explainers, noise_copies, trust_arrays
     from .derived import NOISY, RANDOMIZED, parse_derived
+    from .metric_configs import primary_params
     from .model_specs import model_label
 
     rows = []
@@ -290,7 +291,12 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
                 if m == "mutual_verification":
                     add("metrics", m, (0.0, 0.0), n_eval, 1)
                     continue
-                scored = metric_explainers(config, m, model)  # blurred copies and the report card's reruns included
+                scored = metric_explainers(config, m)  # the sparsity study's blurred copies included
                 add("metrics", m, (metric_passes(m, p, side), 0.0), None if n_eval is None else n_eval * len(scored),
                     None if shards is None else shards * len(scored))
+                reruns = metric_explainers(config, m, model)[len(scored):]  # scored at the primary configuration
+                if reruns:
+                    primary = primary_params(m, p, config.get("analysis", {}).get("primary"))
+                    add("metrics", f"{m} (report card reruns)", (metric_passes(m, primary, side), 0.0),
+                        None if n_eval is None else n_eval * len(reruns), None if shards is None else shards * len(reruns))
     return rows

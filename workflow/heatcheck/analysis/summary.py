@@ -129,14 +129,14 @@ def write_summary(inputs: dict, datasets: list[str], out_rst, logfile=None) -> s
              "on the left.", ""]
     for d in datasets:
         of = {k: [p for p in v if _dataset(p) == d] for k, v in files.items()}
-        lines += [f"Dataset ``{d}``", "-" * (len(d) + 12), "", "**Models**", ""]
+        lines += [f"Dataset ``{d}``", "-" * (len(d) + 12), "", f"**Models** ({link('samples.png')})", ""]
         lines += models_section(of.get("accuracies", []))
         if of.get("rankings"):
             lines += [f"**Best explainer per metric** ({link('rankings.png')})", ""]
             lines += best_section(read_table(of["rankings"][0], keep_default_na=False, na_values=[""]))
         if of.get("agreement"):
-            lines += [f"**How far the metrics agree** on the ranking of the explainers ({link('agreement.csv')}; "
-                      "1 = complete agreement)", ""]
+            lines += [f"**How far the metrics agree** on the ranking of the explainers ({link('agreement.csv')}, "
+                      f"{link('inter_method.png')}; 1 = complete agreement)", ""]
             lines += agreement_section(read_table(of["agreement"][0], keep_default_na=False, na_values=[""]))
         if of.get("report_card"):
             lines += [f"**Report card** ({link('report_card.png')}, {link('report_card.csv')}; "
