@@ -14,6 +14,12 @@ include: "rules/saliency.smk"
 include: "rules/metrics.smk"
 include: "rules/analysis.smk"
 include: "rules/figures.smk"
+include: "rules/trust.smk"
+
+
+# The report opens on the study's summary page (rule study_summary) once it exists; before, on a
+# short description of the workflow.
+report: summary_page()
 
 
 rule all:

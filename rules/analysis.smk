@@ -167,7 +167,7 @@ rule sparsity:
 
 rule mean_curves:
     input:
-        dataset_curves,
+        mean_curve_inputs,
     output:
         "results/{dataset}/tables/mean_curves.csv",
     conda:

@@ -8,14 +8,18 @@ sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from heatcheck.config import (  # noqa: E402  (torch-free)
     BOX_METRICS,
+    CURVE_METRICS as _CURVE_METRICS,
     DEFAULT_STUDY,
     blur_explainers,
     canonical_params,
     metric_explainers,
     check_config,
+    trust_arrays,
     load_study,
     study,
 )
+from heatcheck.derived import parse_derived  # noqa: E402  (torch-free)
+from heatcheck.metric_configs import primary_params  # noqa: E402  (torch-free)
 from heatcheck.model_specs import model_files  # noqa: E402  (torch-free)
 
 # The study is its config file(s): the --configfile ones, else config.yaml, never both merged
@@ -112,7 +116,8 @@ def all_targets():
     if REPORT_ONLY:
         return report_targets()
     models = [f"results/{d}/models/{m}.pt" for d, m in study(config)]
-    return models + saliency_targets() + score_targets() + [path for *_, path in products()] + [scored_inputs]
+    return (models + saliency_targets() + score_targets() + [path for *_, path in products()] + [scored_inputs]
+            + [SUMMARY_PAGE])
 
 
 def figure_targets():
@@ -127,7 +132,6 @@ import json  # noqa: E402
 import os  # noqa: E402
 
 from heatcheck.costs import (  # noqa: E402
-    HALF_MASKS,
     dataset_images,
     explainer_fb,
     explainer_passes,
@@ -136,7 +140,7 @@ from heatcheck.costs import (  # noqa: E402
     shapley_passes,
 )
 from heatcheck.cluster import cpu_rate, gpu_rate, runtime_minutes  # noqa: E402
-from heatcheck.shards import n_studied as studied_count, shard_digest, split_variant, studied_digest  # noqa: E402
+from heatcheck.shards import copies as map_copies, n_studied as studied_count, shard_digest, split_variant, studied_digest  # noqa: E402
 
 EXPLAINER_NAMES = list(config["explainers"]) or ["__none__"]
 # "{explainer}+halfmasked": the explainer rerun on the four half-masked copies (masking_robustness)
@@ -151,6 +155,12 @@ PASS_NAMES = [n for e in PASS_EXPLAINERS for n in (e, rf"{e}\+halfmasked")] or [
 BLURRED = blur_explainers(config)
 BLUR_METRICS = config["analysis"]["blur"]["metrics"]
 SALIENCY_NAMES = COMPUTED_NAMES + [rf"{e}\+blur" for e in BLURRED]
+# the report card's reruns (rules/trust.smk): {explainer}+randomized{k} on the model with its top k
+# layers re-initialised, {explainer}+noisy{k} on noisy copy k of the images
+TRUST_ARRAYS = {kind: sorted({n for m in MODELS for n in trust_arrays(config, m)[kind]}) for kind in ("randomized", "noisy")}
+RANDOMIZED_NAMES = [n.replace("+", r"\+") for n in TRUST_ARRAYS["randomized"]] or ["__none__"]
+NOISY_NAMES = [n.replace("+", r"\+") for n in TRUST_ARRAYS["noisy"]] or ["__none__"]
+SALIENCY_NAMES += RANDOMIZED_NAMES + NOISY_NAMES
 
 
 wildcard_constraints:
@@ -283,9 +293,9 @@ def shard_runtime(wildcards, attempt, rule, passes):
 def saliency_passes(wildcards):
     """(forward, backward) passes per image of a saliency array's explainer (x4 for the reruns on
     the half-masked copies)."""
-    base, _, variant = wildcards.explainer.partition("+")
+    base = split_variant(wildcards.explainer)[0]
     fwd, bwd = explainer_fb(base, explainer_params(wildcards), _side(wildcards))
-    copies = HALF_MASKS if variant else 1
+    copies = map_copies(wildcards.explainer)
     return fwd * copies, bwd * copies
 
 
@@ -336,7 +346,7 @@ METRIC_NAMES = PER_EXPLAINER_METRICS or ["__none__"]
 #: scored by the local rule score_metric_light, the others by score_metric (GPU, cluster job)
 LIGHT_METRICS = [m for m in PER_EXPLAINER_METRICS if metric_passes(m, config["metrics"][m], 224) == 0]
 PASS_METRICS = [m for m in PER_EXPLAINER_METRICS if m not in LIGHT_METRICS]
-CURVE_METRICS = [m for m in config["metrics"] if m in ("insertion", "deletion")] or ["__none__"]
+CURVE_METRICS = [m for m in config["metrics"] if m in _CURVE_METRICS] or ["__none__"]
 
 
 wildcard_constraints:
@@ -344,7 +354,12 @@ wildcard_constraints:
 
 
 def metric_params(wildcards):
-    return config["metrics"][wildcards.metric]
+    """The metric's parameters; for the report card's reruns only what scores its primary
+    configuration (the only one the card reads)."""
+    params = config["metrics"][wildcards.metric]
+    if parse_derived(wildcards.explainer)[1] in TRUST_ARRAYS:
+        return primary_params(wildcards.metric, params, config["analysis"]["primary"])
+    return params
 
 
 def metric_shards(wildcards):
@@ -370,10 +385,20 @@ def dataset_metrics(dataset):
 
 
 def metric_extra_inputs(wildcards):
-    return {
+    extras = {
         k: v.format(**wildcards)
         for k, v in METRIC_EXTRAS.get(wildcards.metric, {}).items()
     }
+    _, kind, k = parse_derived(wildcards.explainer)
+    if kind == "noisy":  # maps of a noisy copy are scored on that copy
+        extras["noisy"] = noisy_shard_file(wildcards, k)
+    return extras
+
+
+def noisy_shard_file(wildcards, copy=None):
+    """The noisy-input shard (rule noisy_inputs) of a +noisy{k} array's shard."""
+    k = parse_derived(wildcards.explainer)[2] if copy is None else copy
+    return f"results/{wildcards.dataset}/noisy/{wildcards.model}/{k}.shards/{wildcards.shard}.npz"
 
 
 def dataset_score_tables(wildcards):
@@ -382,7 +407,7 @@ def dataset_score_tables(wildcards):
         f"results/{d}/scores/{metric}/{m}/{e}.parquet"
         for metric in dataset_metrics(d)
         for m in config["datasets"][d]["models"]
-        for e in metric_explainers(config, metric)
+        for e in metric_explainers(config, metric, m)
     ]
     if "mutual_verification" in config["metrics"]:
         tables += [
@@ -421,7 +446,7 @@ def dataset_curves(wildcards):
         for metric in dataset_metrics(d)
         if metric in CURVE_METRICS
         for m in config["datasets"][d]["models"]
-        for e in metric_explainers(config, metric)
+        for e in metric_explainers(config, metric, m)
     ]
 
 
@@ -488,7 +513,7 @@ def scored_inputs(wildcards):
         found += dataset_curves(Wildcards(fromdict={"dataset": d}))
         for metric in dataset_metrics(d):
             for m in config["datasets"][d]["models"]:
-                for e in metric_explainers(config, metric):
+                for e in metric_explainers(config, metric, m):
                     found.append(f"results/{d}/saliency/{m}/{e}.json")
                     # what each score shard reads: its saliency shard, and its per-shard extras
                     for shard in range(-(-n_studied(d) // config["shard_size"])):
@@ -534,6 +559,10 @@ def product_conditions():
         "mutual_verification": explained and "mutual_verification" in metrics,
         "plot_mutual_verification": explained and "mutual_verification" in metrics,
         "non_robustness_table": "masking_robustness" in metrics,
+        "report_card": PER_EXPLAINER_METRICS,
+        "plot_report_card": PER_EXPLAINER_METRICS,
+        "randomization_similarity": explained and TRUST_ARRAYS["randomized"],
+        "plot_randomization": explained and TRUST_ARRAYS["randomized"],
     }
 
 
@@ -636,3 +665,53 @@ def report_targets():
         logger.warning(f"report: left out with them (the same table of another dataset or model, or another "
                        f"output of the same job, is missing): {', '.join(left_out)}")
     return list(targets)
+
+
+# --- the report card's reruns and the summary page (rules/trust.smk) --------------------------------
+#: the study's summary page, written by study_summary; the report opens on it (Snakefile: report:)
+SUMMARY_PAGE = "results/summary.rst"
+
+
+def noisy_runtime(wildcards, attempt):
+    """Minutes for one noisy-input shard: about 2 forward passes per image (redraws are rare)."""
+    return shard_runtime(wildcards, attempt, "noisy_inputs", (2, 0))
+
+
+def noisy_mem_mb(wildcards, attempt):
+    return _mem_mb(wildcards, attempt, (2, 0))
+
+
+def randomization_saliency(wildcards):
+    """Saliency markers of the maps rerun on randomized models and of their originals."""
+    found = []
+    for m in dataset_models(wildcards):
+        names = trust_arrays(config, m)["randomized"]
+        found += [f"results/{wildcards.dataset}/saliency/{m}/{e}.json"
+                  for e in dict.fromkeys([parse_derived(n)[0] for n in names] + names)]
+    return found
+
+
+def summary_inputs(wildcards):
+    """What the summary page reports: every model's accuracy, and the rankings, agreement and
+    report-card tables of the studies that make them (read from products())."""
+    wanted = {"rankings": "rankings", "agreement": "rankings", "report_card": "report_card"}
+    found = {"accuracies": [f"results/{d}/models/{m}.json" for d, m in study(config)]}
+    for name, _, f, path in products():
+        key = Path(path).stem
+        if wanted.get(key) == name:
+            found.setdefault(key, []).append(path)
+    return found
+
+
+def summary_page():
+    """The global report text: the summary page once study_summary wrote it, else the static
+    description (Snakemake reads it when it writes the report, relative to the Snakefile unless
+    absolute)."""
+    page = Path(SUMMARY_PAGE)
+    return str(page.absolute()) if page.exists() else "workflow/report/workflow.rst"
+
+
+def mean_curve_inputs(wildcards):
+    """The curve stores of the mean-curve table: the originals and blurred copies (the report
+    card's reruns are scored for the card only)."""
+    return [c for c in dataset_curves(wildcards) if parse_derived(Path(c).stem)[1] not in TRUST_ARRAYS]

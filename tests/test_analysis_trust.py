@@ -177,3 +177,57 @@ def test_trust_report_has_every_check_and_its_cis_hold(rng):
     assert (ins.loc["control_separation", "value"] == 1).all()
     assert ins.loc["randomization_reactivity", "value"] == 1 and ins.loc["ground_truth_agreement", "value"] == 1
     _ci_holds(t)
+
+
+def test_card_cells_pick_both_controls_and_the_deepest_step():
+    from heatcheck.analysis.trust import CHECKS, card_cells
+
+    rows = [("m", "deletion", "control_separation", "random", 0.9), ("m", "deletion", "control_separation", "all", 0.8),
+            ("m", "deletion", "randomization_reactivity", "step 2", 0.6),
+            ("m", "deletion", "randomization_reactivity", "step 10", 0.4),
+            ("m", "deletion", "randomization_reactivity", "step 1", 0.1), ("m", "deletion", "inter_method", "x", 0.2),
+            ("m", "average_drop", "noise_resilience", "1 noisy copies", 0.7)]
+    t = pd.DataFrame([{"model": a, "metric": b, "config": "c", "check": c, "detail": d, "value": v, "ci_low": v - 0.1,
+                       "ci_high": v + 0.1, "n": 5, "reason": ""} for a, b, c, d, v in rows], columns=COLUMNS)
+    cells = card_cells(t)
+    assert list(zip(cells.metric, cells.check, cells.value)) == [
+        ("deletion", "control_separation", 0.8), ("deletion", "randomization_reactivity", 0.4),
+        ("deletion", "inter_method", 0.2), ("average_drop", "noise_resilience", 0.7)]
+    assert CHECKS[0] == "control_separation" and len(CHECKS) == 6
+
+
+def test_summary_page_names_models_best_explainers_agreement_and_the_card(tmp_path):
+    import json
+
+    from heatcheck.analysis.summary import write_summary
+
+    res = tmp_path / "results" / "shapes"
+    (res / "models").mkdir(parents=True)
+    (res / "tables").mkdir()
+    (res / "models" / "lenet.json").write_text(json.dumps({"model": "lenet", "arch": "lenet", "accuracy": 0.96875,
+                                                           "n_eval": 32, "chance": 1 / 6}))
+    pd.DataFrame([{"model": "lenet", "metric": "deletion", "config": "mean+pixel", "explainer": e,
+                   "higher_is_better": False, "n": 32, "mean": m, "ci_low": m - 0.1, "ci_high": m + 0.1, "rank": r}
+                  for e, m, r in (("grad", 0.5, 2.0), ("gradcam", 0.25, 1.0))]).to_csv(res / "tables/rankings.csv",
+                                                                                         index=False)
+    pd.DataFrame([{"model": "lenet", "statistic": "kendalls_w", "value": 0.51, "ci_low": 0.41, "ci_high": 0.59}]).to_csv(
+        res / "tables/agreement.csv", index=False)
+    pd.DataFrame([{"model": "lenet", "metric": "deletion", "config": "mean+pixel", "check": "control_separation",
+                   "detail": "all", "value": 0.75, "ci_low": 0.7, "ci_high": 0.8, "n": 32, "reason": ""}]).to_csv(
+        res / "tables/report_card.csv", index=False)
+    text = write_summary({"accuracies": [res / "models/lenet.json"], "rankings": [res / "tables/rankings.csv"],
+                          "agreement": [res / "tables/agreement.csv"], "report_card": [res / "tables/report_card.csv"]},
+                         ["shapes"], tmp_path / "summary.rst")
+    assert (tmp_path / "summary.rst").read_text() == text
+    assert "96.9% of 32 eval images" in text and "gradcam 0.25 [0.15, 0.35]" in text
+    assert "0.51 [0.41, 0.59]" in text and "0.75 [0.70, 0.80]" in text and "control separation" in text
+    # the page renders as Snakemake renders it: Jinja2 (links where the report has the file), then docutils
+    from docutils.core import publish_parts
+    from jinja2 import Environment
+
+    class File:
+        target = "report_card.png"
+
+    html = publish_parts(Environment().from_string(text + "\n.. _report_card.png: #card\n").render(files=[File()]),
+                         writer_name="html", settings_overrides={"report_level": 2, "halt_level": 2})["html_body"]
+    assert 'href="#card"' in html and "rankings.png" in html and "<table" in html

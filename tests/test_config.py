@@ -26,7 +26,7 @@ def test_shipped_config_is_valid_and_gets_defaults(cfg):
 
 def test_explainer_defaults_are_the_papers(cfg):
     cfg["explainers"] = {"integrated_gradients": None, "rise": {}, "lrp": {}}
-    del cfg["metrics"]["masking_robustness"]  # its list names explainers no longer in the study
+    del cfg["metrics"]["masking_robustness"], cfg["trust"]  # their lists name explainers no longer in the study
     check_config(cfg)
     assert cfg["explainers"]["integrated_gradients"] == {"steps": 50, "baseline": "zero"}
     assert cfg["explainers"]["rise"] == {"masks": 5000, "grid": 7, "p": 0.1}
@@ -97,6 +97,7 @@ def test_cam_not_applicable_to_lenet(cfg):
 def test_cam_accepted_on_gap_models_only(cfg):
     cfg["datasets"]["shapes"]["models"] = ["resnet8"]
     cfg["explainers"] = {"cam": None}
+    cfg.pop("trust")  # it names config.yaml's explainers
     cfg["metrics"] = {"average_drop": None}
     check_config(cfg)
 
@@ -405,6 +406,7 @@ def test_size_defaults_are_checked_at_their_scaled_value(cfg):
 def test_sizes_are_checked_against_each_datasets_side(cfg):
     """CIFAR-10 has no size key: its 32 px are known without the data."""
     cfg["explainers"] = {"occlusion": {"window": 48}}
+    cfg.pop("trust")  # it names config.yaml's explainers
     cfg["metrics"] = {}
     cfg["datasets"]["shapes"]["size"] = 64
     check_config(copy.deepcopy(cfg))
@@ -464,3 +466,76 @@ def test_model_entries_are_checked_before_any_job(cfg, tmp_path):
     ok["models"]["mine"] = {"factory": "pkg.mod:f"}
     check_config(ok)
     assert ok["models"]["mine"]["source"] == "pretrained" and ok["models"]["lenet"]["source"] == "train"
+
+
+def _trust_study(trust, models=None):
+    return {"datasets": {"s": {"kind": "shapes", "size": 32, "n_eval": 8, "n_train": 12, "models": ["net"]}},
+            "models": models or {"net": {"arch": "resnet8"}},
+            "explainers": {"grad": None, "gradcam": None, "random": None},
+            "metrics": {"deletion": None, "masking_robustness": None, "shapley_bias": None}, "trust": trust,
+            "analysis": {"blur": {"explainers": []}}}
+
+
+def test_trust_arrays_from_the_config():
+    from heatcheck.config import metric_explainers, trust_arrays
+
+    cfg = check_config(_trust_study({"randomization": {"explainers": None}, "noise": {"explainers": None, "draws": 2}}))
+    arrays = trust_arrays(cfg, "net")
+    # every explainer but the control, at each of ResNet-8's 19 layers with parameters / 2 copies
+    assert arrays["randomized"][:2] == ["grad+randomized1", "grad+randomized2"] and len(arrays["randomized"]) == 38
+    assert arrays["noisy"] == ["grad+noisy0", "grad+noisy1", "gradcam+noisy0", "gradcam+noisy1"]
+    assert metric_explainers(cfg, "deletion") == ["grad", "gradcam", "random"]
+    assert metric_explainers(cfg, "deletion", "net") == ["grad", "gradcam", "random", *arrays["randomized"], *arrays["noisy"]]
+    assert metric_explainers(cfg, "masking_robustness", "net") == ["grad", "gradcam", "random"]
+    assert metric_explainers(cfg, "shapley_bias", "net") == ["grad", "gradcam", "random", *arrays["randomized"]]
+    # off by default: no explainer named
+    cfg = check_config(_trust_study({}))
+    assert cfg["trust"]["noise"] == {"explainers": [], "draws": 5, "sigma": 0.001}
+    assert trust_arrays(cfg, "net") == {"randomized": [], "noisy": []}
+
+
+def test_trust_settings_that_cannot_work_are_refused():
+    def error(trust, models=None):
+        with pytest.raises(HeatcheckError) as exc:
+            check_config(_trust_study(trust, models))
+        return str(exc.value)
+
+    assert "trust.randomization.layers = 20" in error({"randomization": {"explainers": ["grad"], "layers": 20}})
+    assert "trust.noise.explainers names 'lime'" in error({"noise": {"explainers": ["grad", "lime"]}})
+    assert "at least 2" in error({"noise": {"explainers": ["grad"], "draws": 1}})
+    loaded = {"net": {"torchscript": __file__}}  # any existing file: the check runs before it is read
+    assert "trust.randomization.layers must be given" in error({"randomization": {"explainers": ["grad"]}}, loaded)
+
+
+def test_curve_metrics_and_layer_counts_match_the_classes():
+    from heatcheck.archs import ARCHS
+    from heatcheck.config import CURVE_METRICS
+    from heatcheck.metrics import METRICS
+    from heatcheck.models import MODELS, build_model
+    from heatcheck.sanity import parametrized_layers
+
+    assert sorted(CURVE_METRICS) == sorted(n for n in METRICS.names() if METRICS.get(n).has_curves)
+    for arch in MODELS.names():
+        size = 64 if ARCHS[arch]["torchvision"] else 32
+        assert len(parametrized_layers(build_model(arch, 7, size))) == ARCHS[arch]["layers"], arch
+
+
+def test_primary_params_score_the_primary_configuration_alone():
+    """The report card's reruns are scored with primary_params: exactly the primary configuration
+    of each metric, under the same name (what the card reads), at a fraction of the passes."""
+    from heatcheck.costs import metric_passes
+    from heatcheck.metric_configs import PRIMARY, config_keys, primary_params
+    from heatcheck.metrics import make_metric
+
+    full = {"insertion": {"steps": 10, "uniform_seeds": 2}, "average_drop": {}, "unexplainable_features": {}}
+    for metric, params in full.items():
+        reduced = primary_params(metric, params)
+        m = make_metric(metric, reduced)
+        assert [m.config_key(c) for c in m.configurations()] == config_keys(metric, reduced) == [PRIMARY[metric]]
+        assert metric_passes(metric, reduced, 32) < metric_passes(metric, params, 32)
+    assert config_keys("average_drop", primary_params("average_drop", {}, {"average_drop": "p90"})) == ["p90"]
+    uniform = primary_params("deletion", {"uniform_seeds": 3}, {"deletion": "uniform+region"})
+    assert config_keys("deletion", uniform) == ["uniform+region+s0", "uniform+region+s1", "uniform+region+s2"]
+    # a primary that is the mean of the configurations, or a metric of one, keeps the parameters
+    assert primary_params("insertion", {"steps": 5}, {"insertion": "mean"}) == {"steps": 5}
+    assert primary_params("road_morf", {"noise": 0.1}) == {"noise": 0.1}

@@ -185,3 +185,31 @@ def test_a_model_of_no_measured_architecture_asks_for_the_most_any_measured_one_
         loaded = job_mem_mb(None, 224, 64, passes)
         assert loaded == job_mem_mb("factory:pkg.mod:build", 224, 64, passes)
         assert all(loaded >= job_mem_mb(a, 224, 64, passes) for a in ARCHS)
+
+
+def test_the_report_cards_reruns_are_counted(study):
+    """Randomized reruns of grad at 2 steps and noisy reruns of grad and IG on 2 copies: their
+    explainer passes once per step/copy, the noisy copies' 2 forwards per image and copy, and every
+    metric scoring them (masking robustness none; Shapley bias the randomized maps only)."""
+    import copy
+
+    cfg = copy.deepcopy(STUDY)
+    cfg["trust"] = {"randomization": {"explainers": ["grad"], "layers": 2},
+                    "noise": {"explainers": ["grad", "integrated_gradients"], "draws": 2}}
+    rows = {(r["stage"], r["item"]): r for r in study_passes(check_config(cfg))}
+    assert (rows[("randomized reruns", "grad+randomized2")]["fwd_total"],
+            rows[("randomized reruns", "grad+randomized2")]["bwd_total"]) == (10, 10)
+    assert rows[("noisy reruns", "integrated_gradients+noisy1")]["fwd_total"] == 80
+    assert (rows[("noisy inputs", "2 copies")]["fwd_total"], rows[("noisy inputs", "2 copies")]["jobs"]) == (40, 6)
+    # average drop: 4 passes per map of the 4 originals; the 2 randomized + 4 noisy maps per image
+    # are scored at its primary configuration only (real: the image and the map's product, 2 passes)
+    assert rows[("metrics", "average_drop")]["fwd_total"] == 4 * 10 * 4
+    reruns = rows[("metrics", "average_drop (report card reruns)")]
+    assert (reruns["fwd"], reruns["fwd_total"], reruns["jobs"]) == (2, 2 * 10 * 6, 3 * 6)
+    # deletion's primary mean+pixel: 9 of its 27 passes per map
+    assert rows[("metrics", "deletion (report card reruns)")]["fwd_total"] == 9 * 10 * 6
+    assert rows[("metrics", "shapley_bias (report card reruns)")]["jobs"] == 3 * 2
+    assert ("metrics", "masking_robustness (report card reruns)") not in rows
+    # without any explainer named the check is off: nothing added
+    stages = {r["stage"] for r in study_passes(check_config(copy.deepcopy(STUDY)))}
+    assert not stages & {"randomized reruns", "noisy reruns", "noisy inputs"}

@@ -236,3 +236,30 @@ def test_scored_through_the_scoring_stage(tmp_path):
     direct = make_metric("road_lerf", params)(model, x, torch.from_numpy(zarr.open_array(str(d / "sal.zarr"))[:]),
                                                torch.from_numpy(st.split("eval").labels[:]), index=torch.arange(10))
     assert np.allclose(table.sort_values("image_index").score, direct.scores[:, 0], atol=1e-6)
+
+
+def test_the_scoring_stage_gives_road_the_datasets_std(tmp_path):
+    """ROAD's noise is given on [0, 1] images: score_shard passes the normalization's std, so a
+    shard's scores equal a direct call with ``std`` and differ from one without (the noise would
+    then be in normalized units)."""
+    import zarr
+
+    from conftest import write_tiny_study
+    from heatcheck.models import load_checkpoint, normalize
+    from heatcheck.scoring import score_shard
+    from heatcheck.store import DatasetStore
+    from test_scoring import finished_saliency, report
+
+    d = write_tiny_study(tmp_path, n_train=12)
+    finished_saliency(d, d / "sal.zarr", "edge", d / "r", d / "sal.json")
+    params = {"percentages": [30, 70], "noise": 0.2}
+    score_shard(d / "images.zarr", d / "m.pt", report(d / "r", 0), "road_morf", params, d / "s.npz")
+    got = np.load(d / "s.npz")["scores"][:, 0]
+    st = DatasetStore(d / "images.zarr")
+    model, _ = load_checkpoint(d / "m.pt")
+    x = normalize(torch.from_numpy(st.split("eval").images[:4]), st.mean, st.std)
+    maps, labels = torch.from_numpy(zarr.open_array(str(d / "sal.zarr"))[:4]), torch.from_numpy(st.split("eval").labels[:4])
+    metric = make_metric("road_morf", params)
+    with_std = metric(model, x, maps, labels, index=torch.arange(4), std=list(st.std)).scores[:, 0]
+    without = metric(model, x, maps, labels, index=torch.arange(4)).scores[:, 0]
+    assert np.allclose(got, with_std, atol=1e-6) and not np.allclose(got, without, atol=1e-4)

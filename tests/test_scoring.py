@@ -374,3 +374,81 @@ def test_damaged_feature_scale_is_named_and_removed(scored, tmp_path):
         score_shard(d / "images.zarr", d / "m.pt", report(d / "r", 0), "unexplainable_features", {"taus": [0.05]},
                     tmp_path / "u.npz", extras={"features": scale})
     assert not scale.exists() and not (tmp_path / "u.npz").exists()
+
+
+# --- the report card's reruns: +randomized{k} and +noisy{k} arrays ------------------------------------
+
+
+def test_randomized_and_noisy_reruns_and_their_scores(scored, tmp_path):
+    """``grad+randomized2`` holds grad's maps of the model with its top 2 layers re-initialised
+    (the trained model's targets); ``grad+noisy0`` grad's maps of the noisy images of
+    ``noisy_shard``, which the metric scores too (not the clean ones)."""
+    from heatcheck.explainers import make_explainer
+    from heatcheck.sanity import minor_input_noise, noisy_shard, randomized_model, read_noisy_shard
+
+    d, _, _, _ = scored
+    st = DatasetStore(d / "images.zarr")
+    model, meta = load_checkpoint(d / "m.pt")
+    x = normalize(torch.from_numpy(st.split("eval").images[:4]), st.mean, st.std)
+    labels = torch.from_numpy(st.split("eval").labels[:4])
+    # randomized: the map of the step-2 model, with the seed of the run
+    arr = tmp_path / "grad+randomized2.zarr"
+    init_saliency(d / "images.zarr", d / "m.pt", arr, "grad+randomized2", {}, 4, None)
+    rep = compute_shard(d / "images.zarr", d / "m.pt", arr, "grad+randomized2", {}, 0, 4, seed=3,
+                        report_path=tmp_path / "r0.json")
+    step = randomized_model(model, 2, seed=3)
+    want = make_explainer("grad", step.model, {}).attribute(x, labels).detach().numpy()
+    got = zarr.open_array(str(arr))[:4]
+    assert np.allclose(got, want, atol=1e-6) and rep["layer"] == step.layer == "classifier.3"
+    plain = make_explainer("grad", model, {}).attribute(x, labels).detach().numpy()
+    assert not np.allclose(got, plain, atol=1e-3)
+    # noisy: one file of noisy images, read by the rerun and by its scores
+    noisy_shard(d / "images.zarr", d / "m.pt", 0, 0.3, 0, 4, tmp_path / "n0.npz", seed=3)
+    direct = minor_input_noise(model, x, 0.3, seed=3, copy_index=0, index=torch.arange(4))
+    xn = read_noisy_shard(tmp_path / "n0.npz", 0, 4)
+    assert torch.allclose(xn, direct.x, atol=1e-6) and not torch.allclose(xn, x, atol=1e-2)
+    arr = tmp_path / "grad+noisy0.zarr"
+    init_saliency(d / "images.zarr", d / "m.pt", arr, "grad+noisy0", {}, 4, None)
+    compute_shard(d / "images.zarr", d / "m.pt", arr, "grad+noisy0", {}, 0, 4, report_path=tmp_path / "q0.json",
+                  noisy=tmp_path / "n0.npz")
+    maps = zarr.open_array(str(arr))[:4]
+    assert np.allclose(maps, make_explainer("grad", model, {}).attribute(xn, labels).detach().numpy(), atol=1e-6)
+    params = {"percentiles": [], "real": True}
+    score_shard(d / "images.zarr", d / "m.pt", tmp_path / "q0.json", "average_drop", params, tmp_path / "s.npz",
+                extras={"noisy": tmp_path / "n0.npz"})
+    m = make_metric("average_drop", params)
+    on_noisy = m(model, xn, torch.from_numpy(maps), labels).scores
+    assert np.allclose(np.load(tmp_path / "s.npz")["scores"], on_noisy, atol=1e-6)
+    assert not np.allclose(on_noisy, m(model, x, torch.from_numpy(maps), labels).scores, atol=1e-6)
+    # a noisy shard of other images is named and removed (the next run recomputes it)
+    with pytest.raises(HeatcheckError, match="noisy-input shard .* holds images 0-3, not 4-7"):
+        read_noisy_shard(tmp_path / "n0.npz", 4, 8)
+    assert not (tmp_path / "n0.npz").exists()
+
+
+def test_randomization_table_is_the_similarity_of_each_step(scored, tmp_path):
+    """Per (explainer, step, measure) the mean over images of spearman_abs / ssim between the
+    original maps and the rerun's, and the layer re-initialised at that step."""
+    from heatcheck.analysis.similarity import randomization_table, spearman_abs, ssim
+
+    d, _, _, _ = scored
+    base = tmp_path / "lenet"
+    base.mkdir()
+    finished_saliency(d, base / "grad.zarr", "grad", base / "g", base / "grad.json")
+    for k in (1, 2):
+        name = f"grad+randomized{k}"
+        init_saliency(d / "images.zarr", d / "m.pt", base / f"{name}.zarr", name, {}, 4, None)
+        (base / f"{name}.shards").mkdir()
+        reports = [base / f"{name}.shards" / f"{s}.json" for s in range(3)]
+        for s, r in enumerate(reports):
+            compute_shard(d / "images.zarr", d / "m.pt", base / f"{name}.zarr", name, {}, s, 4, report_path=r)
+        finalize(base / f"{name}.zarr", reports, base / f"{name}.json")
+    markers = [base / "grad.json", base / "grad+randomized1.json", base / "grad+randomized2.json"]
+    t = randomization_table(markers, n_boot=50)
+    assert list(t.step) == [1, 2, 1, 2] and list(t.measure) == ["spearman_abs"] * 2 + ["ssim"] * 2
+    assert list(t.layer[:2]) == ["classifier.5", "classifier.3"] and set(t.model) == {"lenet"}
+    orig = zarr.open_array(str(base / "grad.zarr"))[:]
+    rand = zarr.open_array(str(base / "grad+randomized2.zarr"))[:]
+    row = t[(t.step == 2) & (t.measure == "ssim")].iloc[0]
+    assert np.isclose(row.value, ssim(orig, rand).mean()) and row.ci_low <= row.value <= row.ci_high
+    assert np.isclose(t[(t.step == 2) & (t.measure == "spearman_abs")].value.iloc[0], spearman_abs(orig, rand).mean())

@@ -54,13 +54,26 @@ def test_score_tables_summary_and_curves(tiny_run):
     scores = pd.read_parquet(res / "scores.parquet")
     assert set(scores["metric"]) == set(CFG["metrics"])  # mutual verification's pair table included
     blurred = {f"{e}+blur" for e in CFG["analysis"]["blur"]["explainers"]}
-    assert set(scores["explainer"]) == set(CFG["explainers"]) | blurred
+    rerun = {f"{e}+randomized{k}" for e in CFG["trust"]["randomization"]["explainers"] for k in (1, 2)}
+    noisy = {f"{e}+noisy0" for e in CFG["trust"]["noise"]["explainers"]}
+    assert set(scores["explainer"]) == set(CFG["explainers"]) | blurred | rerun | noisy
+    # the reruns are scored by every metric that can score them
+    assert set(scores.loc[scores.explainer.isin(rerun), "metric"]) == set(CFG["metrics"]) - {
+        "masking_robustness", "mutual_verification"}
+    assert set(scores.loc[scores.explainer.isin(noisy), "metric"]) == set(CFG["metrics"]) - {
+        "masking_robustness", "mutual_verification", "shapley_bias"}
     # the blurred copies are scored by the sparsity study's metrics only
     assert set(scores.loc[scores.explainer.isin(blurred), "metric"]) == {
         "average_drop", "insertion", "deletion", "pointing_game"}
     per = scores.groupby(["metric", "explainer"]).size()
-    assert (per.xs("insertion") == 12 * 8).all()      # 12 images x (mean, blur, 2 uniform) x 2 granularities
-    assert (per.xs("average_drop") == 12 * 3).all()   # real + 2 percentiles
+    originals = per[per.index.get_level_values("explainer").isin(set(CFG["explainers"]) | blurred)]
+    assert (originals.xs("insertion") == 12 * 8).all()      # 12 images x (mean, blur, 2 uniform) x 2 granularities
+    assert (originals.xs("average_drop") == 12 * 3).all()   # real + 2 percentiles
+    # the reruns at the metric's primary configuration only (the one the report card reads)
+    reruns = scores[scores.explainer.isin(rerun | noisy)]
+    assert set(reruns.loc[reruns.metric == "insertion", "config"]) == {"mean+pixel"}
+    assert set(reruns.loc[reruns.metric == "average_drop", "config"]) == {"real"}
+    assert (reruns.groupby(["metric", "explainer", "config"]).size() == 12).all()
     assert set(scores.loc[scores.metric == "pointing_game", "score"]) <= {0.0, 1.0}
     summary = pd.read_csv(res / "tables" / "summary.csv")
     assert {"mean", "ci_low", "ci_high", "higher_is_better"} <= set(summary.columns)
@@ -72,7 +85,7 @@ def test_second_paper_metrics(tiny_run):
     work, _ = tiny_run
     res = work / "results" / "shapes"
     scores = pd.read_parquet(res / "scores.parquet")
-    bias = scores[scores.metric == "shapley_bias"]
+    bias = scores[(scores.metric == "shapley_bias") & ~scores.explainer.str.contains("+", regex=False)]
     assert set(bias.explainer) == set(CFG["explainers"]) and len(bias.config.unique()) == 10
     assert set(scores.loc[scores.metric == "masking_robustness", "explainer"]) == {"grad", "lrp", "edge"}
     feat = scores[scores.metric == "unexplainable_features"]
@@ -215,7 +228,16 @@ def test_style_change_redraws_figures_only(tiny_run, tmp_path):
 
 
 def test_sharded_run_assembles_shards(tmp_path):
-    run_snakemake(tmp_path, SHARDED)
+    """Also a model built so that the report card must find deletion separating the controls
+    (tests/workflow/built_models.py: deleting its evidence first is the best order there is)."""
+    cfg = yaml.safe_load(SHARDED.read_text())
+    cfg["models"]["built"] = {"factory": f"{HERE / 'built_models.py'}:region_evidence", "min_gain": 0.0}
+    cfg["datasets"]["shapes"]["models"].append("built")
+    cfg["target"] = "predicted"
+    cfg["explainers"].update({"grad": None, "random": None, "edge": None})
+    study = tmp_path / "sharded.yaml"
+    study.write_text(yaml.safe_dump(cfg))
+    run_snakemake(tmp_path, study)
     res = tmp_path / "results" / "shapes"
     for model in ("lenet", "resnet8"):
         assert len(list((res / "saliency" / model / "rise.shards").glob("*.json"))) == 3  # 10 images / 4
@@ -223,7 +245,15 @@ def test_sharded_run_assembles_shards(tmp_path):
         assert arr.chunks == (4, 32, 32) and np.isfinite(arr[:]).all()
     scores = pd.read_parquet(res / "scores.parquet")
     assert sorted(scores.image_index.unique()) == list(range(10))
-    assert len(scores[(scores.metric == "deletion")]) == 2 * 2 * 10 * 2  # models x explainers x images x configs
+    assert len(scores[(scores.metric == "deletion")]) == 3 * 5 * 10 * 2  # models x explainers x images x configs
+    card = pd.read_csv(res / "tables/report_card.csv", keep_default_na=False, na_values=[""])
+    sep = card[(card.model == "built") & (card.check == "control_separation")].set_index(["metric", "detail"])
+    for control in ("random", "edge", "all"):
+        row = sep.loc[("deletion", control)]
+        assert row.value >= 0.9 and row.ci_low > 0.75 and row.n == 10, (control, row.to_dict())
+    # the gradient map is the head's weight exactly on the region's positive red pixels: the best deletion order
+    maps = zarr.open_array(str(res / "saliency/built/grad.zarr"), mode="r")[:]
+    assert set(np.unique(maps)) == {0.0, 0.25} and maps[:, :12].max() == 0 and (maps[:, 12:20, 12:20].max((1, 2)) == 0.25).all()
 
 
 def test_config_error_stops_before_any_job(tmp_path):
@@ -269,3 +299,107 @@ def test_bf16_scores_agree_with_fp32_and_keep_the_rankings(tiny_run, tmp_path):
     assert (scores["spearman"] >= floor).all(), scores
     ranks = compare_rankings(pd.read_csv(ref / "tables/rankings.csv"), pd.read_csv(res / "tables/rankings.csv"))
     assert len(ranks) == len(CFG["metrics"]) and ranks["agree"].all(), ranks[["metric", "separated"]]
+
+
+# --- issue 14: the new metrics, the report card, the randomization test, the summary page -------------
+
+
+def test_new_metrics_are_scored_with_their_curves(tiny_run):
+    work, _ = tiny_run
+    res = work / "results" / "shapes"
+    scores = pd.read_parquet(res / "scores.parquet")
+    for metric in ("road_morf", "road_lerf", "relevance_mass", "relevance_rank"):
+        g = scores[(scores.metric == metric) & scores.explainer.isin(list(CFG["explainers"]))]
+        assert len(g) == 12 * len(CFG["explainers"]) and g.score.between(0, 1).all(), metric
+    rel = scores[scores.metric == "relevance_rank"]
+    assert set(rel.mask_source) == {"mask"} and rel.mask_fraction.between(0, 1).all()
+    curves = zarr.open_array(str(res / "curves/road_morf/resnet8/grad.zarr"), mode="r")
+    assert curves.shape == (12, 1, 3)  # 3 percentages
+
+
+def test_report_card(tiny_run):
+    """Every metric has its card; the pointing game, made blind to the map (a tolerance of the
+    image side: every map hits), cannot tell the controls from real explainers and does not react
+    to the maps of a randomized model: exactly 0.5 and 0 with zero-width CIs."""
+    from heatcheck.analysis.trust import CHECKS
+
+    work, _ = tiny_run
+    t = pd.read_csv(work / "results/shapes/tables/report_card.csv", keep_default_na=False, na_values=[""])
+    assert set(t.check) == set(CHECKS)
+    scored = set(CFG["metrics"]) - {"mutual_verification"}
+    assert set(t.metric) == scored
+    ok = t.value.notna()
+    assert (t.loc[ok, "ci_low"].fillna(-9) <= t.loc[ok, "value"] + 1e-9).all()
+    assert (t.loc[t.value.isna(), "reason"].str.len() > 0).all()  # a blank cell says why
+    card = t.set_index(["metric", "check", "detail"])
+    pg = card.loc[("pointing_game", "control_separation", "all")]
+    assert (pg.value, pg.ci_low, pg.ci_high) == (0.5, 0.5, 0.5)
+    for k in (1, 2):
+        pg = card.loc[("pointing_game", "randomization_reactivity", f"step {k}")]
+        assert (pg.value, pg.ci_low, pg.ci_high) == (0.0, 0.0, 0.0)
+    # a metric that reads the map reacts somewhere: not every reactivity of the others is 0
+    react = t[(t.check == "randomization_reactivity") & (t.metric != "pointing_game")].value.dropna()
+    assert len(react) and (react.abs() > 0.05).any()
+    assert t[t.check == "ground_truth_agreement"].metric.nunique() == len(scored) - 1  # not the reference itself
+    for name in ("report_card", "randomization"):
+        assert (work / "results/shapes/figures" / f"{name}.png").stat().st_size > 10000, name
+
+
+def test_randomization_table(tiny_run):
+    """Adebayo's test: the similarity of each rerun to the trained model's map, per step; the
+    maps of the randomized model are not the trained model's."""
+    work, _ = tiny_run
+    t = pd.read_csv(work / "results/shapes/tables/randomization.csv")
+    assert set(t.explainer) == set(CFG["trust"]["randomization"]["explainers"]) and set(t.step) == {1, 2}
+    assert set(t.measure) == {"spearman_abs", "ssim"} and (t.n == 12).all()
+    assert list(t[(t.explainer == "grad") & (t.measure == "ssim")].layer) == ["fc", "layer3.0.downsample.1"]
+    assert t.value.between(-1, 1).all() and (t.value < 0.9).all()
+
+
+def test_report_opens_on_the_summary(tiny_run):
+    """The summary page (models, accuracies, best explainers, agreement, report card) is what the
+    report shows first: the HTML's landing view, rendered by a real headless Chromium."""
+    import shutil
+    import subprocess
+
+    work, _ = tiny_run
+    summary = (work / "results" / "summary.rst").read_text()
+    assert "resnet8" in summary and "eval images" in summary and "Report card" in summary
+    run_snakemake(work, TINY, "--report", "summary_report.html")
+    chromium = shutil.which("chromium") or _install_chromium()
+    if chromium is None:
+        pytest.skip("no chromium: not installed and apt-get could not install it (needs root and the Debian archive)")
+    profile = work / "chromium-profile"
+    profile.mkdir(exist_ok=True)
+    proc = subprocess.run([chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={profile}", "--virtual-time-budget=10000", "--dump-dom",
+                           f"file://{work / 'summary_report.html'}"], capture_output=True, text=True, timeout=180)
+    dom = proc.stdout
+    assert 'id="app"' in dom, proc.stderr[-2000:]
+    # what the report's scripts rendered into the page (the page's source holds the same text as
+    # a JSON string in a script after it: the landing view is the #app element before that)
+    app = dom[dom.index('id="app"'):]
+    app = app[:app.index("<script")] if "<script" in app else app
+    assert "Summary of the study" in app, "the report does not open on the summary page"
+    page = app[app.index("Summary of the study"):]
+    accuracy = f"{100 * json.loads((work / 'results/shapes/models/resnet8.json').read_text())['accuracy']:.1f}%"
+    for text in ("Models", "resnet8", f"{accuracy} of 12 eval images", "Best explainer per metric",
+                 "How far the metrics agree", "Report card", "control separation", "randomization reactivity",
+                 "report_card.png"):
+        assert text in page, text
+
+
+def _install_chromium():
+    """Debian's chromium, installed when missing (the test machine's set-up; apt-get as root)."""
+    import os
+    import shutil
+    import subprocess
+
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        return None
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "install", "-y", "chromium"], ["apt-get", "update"], ["apt-get", "install", "-y", "chromium"]):
+        if subprocess.run(cmd, capture_output=True, env=env, timeout=900).returncode == 0 and shutil.which("chromium"):
+            break
+    return shutil.which("chromium")

@@ -14,6 +14,8 @@ import jsonschema
 import yaml
 
 from . import HeatcheckError
+from .archs import ARCHS
+from .derived import CONTROLS, NOISY, RANDOMIZED, derived_name
 from .costs import blur_kernel, image_side, occlusion_geometry, region_side, shapley_cell, shapley_players
 from .metric_configs import CONFIGURATIONS, config_keys, primary_choices, subset_size
 from .model_specs import check_models
@@ -226,6 +228,9 @@ def check_config(config: dict) -> dict:
 #: metrics that need object boxes (masks too, where there are any; torch-free copy of
 #: ``Metric.needs_boxes``, checked by the tests)
 BOX_METRICS = ("pointing_game", "relevance_mass", "relevance_rank")
+#: metrics that keep curves besides their scores (torch-free copy of ``Metric.has_curves``,
+#: checked by the tests): merged into ``curves/{metric}/...zarr`` by merge_curves
+CURVE_METRICS = ("insertion", "deletion", "road_morf", "road_lerf")
 
 
 def _cross_check(config: dict) -> None:
@@ -243,6 +248,7 @@ def _cross_check(config: dict) -> None:
     _check_metric_settings(config)
     _check_primary(config)
     _check_datasets(config)
+    _check_trust(config)
     for dname, dspec in config["datasets"].items():
         _check_sizes(config, dname, image_side(dspec))
 
@@ -390,14 +396,89 @@ def blur_explainers(config: dict) -> list[str]:
     return list(chosen)
 
 
-def metric_explainers(config: dict, metric: str) -> list[str]:
+def metric_explainers(config: dict, metric: str, model: str | None = None) -> list[str]:
     """What metric ``metric`` scores (validated config): the configured explainers (those listed
     under the metric's ``explainers`` where it has that key: masking_robustness reruns them), then
-    the blurred copies ``{explainer}+blur`` of the sparsity study for its metrics."""
+    the blurred copies ``{explainer}+blur`` of the sparsity study for its metrics, then, for a
+    ``model``, the report card's reruns on its randomized versions and on noisy inputs
+    (:func:`trust_arrays`) where the metric scores them (:data:`TRUST_SKIPS`)."""
     chosen = config["metrics"][metric].get("explainers")
     originals = [e for e in config.get("explainers", {}) if chosen is None or e in chosen]
     blurred = config.get("analysis", {}).get("blur", {}).get("metrics", [])
-    return originals + [f"{e}+blur" for e in blur_explainers(config) if metric in blurred]
+    derived = [] if model is None else [
+        name for kind, names in trust_arrays(config, model).items() if metric not in TRUST_SKIPS[kind]
+        for name in names]
+    return originals + [f"{e}+blur" for e in blur_explainers(config) if metric in blurred] + derived
+
+
+# --- the report card's reruns (heatcheck.analysis.trust) ---------------------------------------
+
+#: metrics that do not score the reruns of each kind, and why: masking robustness needs the
+#: half-masked reruns of the very array it scores; Shapley bias compares with Shapley values of
+#: the clean images, sampled once per model (a noisy image would need its own)
+TRUST_SKIPS = {RANDOMIZED: ("masking_robustness", "mutual_verification"),
+               NOISY: ("masking_robustness", "mutual_verification", "shapley_bias")}
+_TRUST_SECTIONS = {RANDOMIZED: "randomization", NOISY: "noise"}
+
+
+def trust_explainers(config: dict, kind: str) -> list[str]:
+    """Explainers rerun for the report card's check ``kind`` (``randomized`` or ``noisy``):
+    ``trust.<section>.explainers``, or every explainer but the model-free controls."""
+    section = _TRUST_SECTIONS[kind]
+    chosen = config.get("trust", {}).get(section, {}).get("explainers")
+    explainers = list(config.get("explainers", {}))
+    if chosen is None:
+        return [e for e in explainers if e not in CONTROLS]
+    _check_names(f"trust.{section}.explainers", chosen, explainers)
+    return list(chosen)
+
+
+def randomization_steps(config: dict, model: str) -> list[int]:
+    """Steps k of the cascading randomization of ``model``: 1 .. ``trust.randomization.layers``,
+    or 1 .. its architecture's layers with parameters (``archs.ARCHS[arch]["layers"]``)."""
+    layers = config.get("trust", {}).get("randomization", {}).get("layers")
+    if layers is None:
+        arch = config["models"][model].get("arch")
+        if arch not in ARCHS:
+            raise HeatcheckError(f"config key trust.randomization.layers must be given: model {model!r} is not a "
+                                 f"built-in architecture, so its layers are known only once it is loaded")
+        layers = ARCHS[arch]["layers"]
+    return list(range(1, int(layers) + 1))
+
+
+def noise_copies(config: dict) -> list[int]:
+    """Copies k of the noise check: 0 .. ``trust.noise.draws`` - 1."""
+    return list(range(int(config.get("trust", {}).get("noise", {}).get("draws", 0))))
+
+
+def trust_arrays(config: dict, model: str) -> dict[str, list[str]]:
+    """The derived map arrays of ``model`` the report card needs, by kind: ``{e}+randomized{k}``
+    for each step, ``{e}+noisy{k}`` for each copy (none where no metric would score them)."""
+    if not any(m not in TRUST_SKIPS[RANDOMIZED] for m in config.get("metrics", {})):
+        return {RANDOMIZED: [], NOISY: []}
+    steps = randomization_steps(config, model) if trust_explainers(config, RANDOMIZED) else []
+    noisy = trust_explainers(config, NOISY)
+    return {RANDOMIZED: [derived_name(e, RANDOMIZED, k) for e in trust_explainers(config, RANDOMIZED)
+                         for k in steps],
+            # the noise check ranks explainers: with fewer than 2 it has nothing to rank
+            NOISY: [derived_name(e, NOISY, k) for e in noisy for k in noise_copies(config)] if len(noisy) >= 2 else []}
+
+
+def _check_trust(config: dict) -> None:
+    """Names in the trust section, the layers of each model's cascade, and enough explainers for
+    the noise check to rank."""
+    for model in config["models"]:
+        arch = config["models"][model].get("arch")
+        layers = config["trust"]["randomization"]["layers"]
+        if trust_explainers(config, RANDOMIZED) and layers is not None and arch in ARCHS \
+                and layers > ARCHS[arch]["layers"]:
+            raise HeatcheckError(f"config key trust.randomization.layers = {layers} is more than the "
+                                 f"{ARCHS[arch]['layers']} layers with parameters of model {model!r} ({arch})")
+        trust_arrays(config, model)
+    noisy = trust_explainers(config, NOISY)
+    if noise_copies(config) and len(noisy) == 1 and config["trust"]["noise"]["explainers"] is not None:
+        raise HeatcheckError(f"config key trust.noise.explainers names one explainer ({noisy[0]}); the noise "
+                             f"check compares rankings of explainers: name at least 2, or set trust.noise.draws: 0")
 
 
 def canonical(value):
@@ -416,8 +497,9 @@ def canonical_params(config: dict) -> dict:
     for section in ("datasets", "models", "explainers", "metrics"):
         for name, params in config.get(section, {}).items():
             config[section][name] = canonical(params)
-    if "analysis" in config:
-        config["analysis"] = canonical(config["analysis"])
+    for section in ("analysis", "trust"):
+        if section in config:
+            config[section] = canonical(config[section])
     return config
 
 

@@ -139,6 +139,10 @@ def shapley_passes(params: dict, side: int) -> float:
     return float(int(params.get("samples", 1000)) * (players - 1) + 2)
 
 
+#: forward passes per image of one noisy copy (:func:`heatcheck.sanity.minor_input_noise`): the
+#: clean prediction and the first draw; redraws and shrinks are rare with small noise
+NOISE_PASSES = 2.0
+
 #: copies per image the masking-robustness metric reruns each explainer on (the four half masks)
 HALF_MASKS = 4
 
@@ -237,7 +241,9 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
         (maps for metrics: images x explainers scored), ``jobs`` (Snakemake shard jobs), and
         ``fwd_total``/``bwd_total`` (None where the number of images is unknown).
     """
-    from .config import metric_explainers
+    from .config import metric_explainers, noise_copies, trust_arrays
+    from .derived import NOISY, RANDOMIZED, parse_derived
+    from .metric_configs import primary_params
     from .model_specs import model_label
 
     rows = []
@@ -268,6 +274,14 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
                     fb = explainer_fb(e, explainers[e], side)
                     add("masking reruns", f"{e} x{HALF_MASKS}", (HALF_MASKS * fb[0], HALF_MASKS * fb[1]),
                         n_eval, shards)
+            trust = trust_arrays(config, model)
+            for name in trust[RANDOMIZED] + trust[NOISY]:  # the report card's reruns
+                base, kind, k = parse_derived(name)
+                add(f"{kind} reruns", name, explainer_fb(base, explainers[base], side), n_eval, shards)
+            if trust[NOISY]:  # the noisy copies: a clean forward, one per draw (about one redraw in all)
+                add("noisy inputs", f"{len(noise_copies(config))} copies",
+                    (NOISE_PASSES * len(noise_copies(config)), 0.0), n_eval, shards * len(noise_copies(config))
+                    if shards is not None else None)
             if "shapley_bias" in metrics:
                 add("shapley", f"{metrics['shapley_bias']['samples']} walks", (shapley_passes(metrics["shapley_bias"], side), 0.0),
                     n_eval, shards)
@@ -280,4 +294,9 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
                 scored = metric_explainers(config, m)  # the sparsity study's blurred copies included
                 add("metrics", m, (metric_passes(m, p, side), 0.0), None if n_eval is None else n_eval * len(scored),
                     None if shards is None else shards * len(scored))
+                reruns = metric_explainers(config, m, model)[len(scored):]  # scored at the primary configuration
+                if reruns:
+                    primary = primary_params(m, p, config.get("analysis", {}).get("primary"))
+                    add("metrics", f"{m} (report card reruns)", (metric_passes(m, primary, side), 0.0),
+                        None if n_eval is None else n_eval * len(reruns), None if shards is None else shards * len(reruns))
     return rows

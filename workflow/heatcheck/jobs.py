@@ -65,11 +65,11 @@ def compute_saliency(input, output, params, wildcards, threads, log, config) -> 
           wildcards.explainer, params.explainer, int(wildcards.shard), params.shard_size,
           own_process=cls.traces_model, max_eval=config["max_eval"], seed=params.seed,
           batch_size=config["batch_size"], target=params.target, report_path=output[0],
-          passes=dict(config.get("passes") or {}))
+          passes=dict(config.get("passes") or {}), noisy=input.noisy if "noisy" in input.keys() else None)
 
 
 def score_metric(input, output, params, wildcards, threads, log, config) -> None:
-    extras = {k: input[k] for k in ("shapley", "features", "masked") if k in input.keys()}
+    extras = {k: input[k] for k in ("shapley", "features", "masked", "noisy") if k in input.keys()}
     _call("heatcheck.scoring.score_shard", threads, _log(log), input.store, input.model, input.saliency,
           wildcards.metric, params.metric, output[0], seed=params.seed, batch_size=config["batch_size"],
           extras=extras, passes=dict(config.get("passes") or {}))
@@ -79,6 +79,12 @@ def compute_shapley(input, output, params, wildcards, threads, log, config) -> N
     _call("heatcheck.scoring.shapley_shard", threads, _log(log), input.store, input.model, params.shapley,
           int(wildcards.shard), params.shard_size, output[0], max_eval=config["max_eval"], seed=params.seed,
           batch_size=config["batch_size"], target=params.target, passes=dict(config.get("passes") or {}))
+
+
+def noisy_inputs(input, output, params, wildcards, threads, log, config) -> None:
+    _call("heatcheck.sanity.noisy_shard", threads, _log(log), input.store, input.model, int(wildcards.noise_copy),
+          params.sigma, int(wildcards.shard), params.shard_size, output[0], max_eval=config["max_eval"],
+          seed=params.seed, batch_size=config["batch_size"], passes=dict(config.get("passes") or {}))
 
 
 def feature_scale(input, output, params, wildcards, threads, log, config) -> None:

@@ -90,6 +90,34 @@ CONFIGURATIONS = {
 }
 
 
+#: configurations used when a metric is one column among others (inter-method reliability,
+#: rankings, the report card); a metric not listed, or whose listed config was not scored, uses the
+#: mean over its configurations ("mean"), or its only configuration
+PRIMARY = {"insertion": "mean+pixel", "deletion": "mean+pixel", "average_drop": "real",
+           "unexplainable_features": "0.05"}
+
+
+def primary_params(metric: str, params: dict, overrides: dict | None = None) -> dict:
+    """``params`` reduced to what scores the metric's primary configuration (:data:`PRIMARY`, or
+    ``analysis.primary``), the only one the report card reads of the maps rerun for it: the same
+    configuration names, a fraction of the passes (insertion/deletion 1 of 6 baseline x
+    granularity pairs). A metric whose primary is the mean of its configurations keeps them all.
+    """
+    choice = str({**PRIMARY, **(overrides or {})}.get(metric, "mean"))
+    keys = [SEED_SUFFIX.sub("", k) for k in config_keys(metric, params)] if metric in CONFIGURATIONS else []
+    if choice == "mean" or choice not in keys:
+        return dict(params)
+    p = dict(params)
+    if metric in ("insertion", "deletion"):
+        baseline, granularity = choice.split("+")[:2]
+        p.update(baselines=[baseline], granularities=[granularity])
+    elif metric == "average_drop":
+        p.update(real=choice == "real", percentiles=[] if choice == "real" else [float(choice[1:])])
+    elif metric == "unexplainable_features":
+        p["taus"] = [float(choice)]
+    return p
+
+
 def config_keys(metric: str, params: dict, explainers=()) -> list[str]:
     """Names of the configurations metric ``metric`` scores with ``params`` (the ``config`` column
     of its score table); for ``mutual_verification``, the ``explainers`` it compares with."""

@@ -17,6 +17,7 @@ from .explainers import EXPLAINERS, check_finite, make_explainer
 from .precision import full_precision, prepare_model
 from .models import input_normalization, load_checkpoint, model_input
 from .runtime import out_of_memory
+from .derived import NOISY, RANDOMIZED, parse_derived
 from .shards import copies as map_copies, n_images, shard_range, split_variant
 from .store import DatasetStore, write_saliency_shard
 
@@ -41,9 +42,16 @@ def background_images(store: DatasetStore, count: int, seed: int) -> torch.Tenso
 
 def compute_shard(store_path, model_path, sal_path, explainer: str, params: dict, shard: int,
                   shard_size: int, *, max_eval: int | None = None, seed: int = 0, batch_size: int = 256,
-                  target: str = "label", device: torch.device | None = None, report_path=None, passes: dict | None = None) -> dict:
+                  target: str = "label", device: torch.device | None = None, report_path=None, passes: dict | None = None,
+                  noisy=None) -> dict:
     """Explain the images of one shard of the studied eval images (all, or the first
     ``max_eval``) and write them into the saliency array, resizing it to the studied images.
+
+    Derived arrays (:mod:`heatcheck.derived`): ``{e}+halfmasked`` explains four half-masked
+    copies of each image; ``{e}+randomized{k}`` explains with the model whose top k layers are
+    re-initialised (:func:`heatcheck.sanity.randomized_model`, seeded by ``seed``), for the targets
+    of the trained model; ``{e}+noisy{k}`` explains the noisy images of the shard file ``noisy``
+    (:func:`heatcheck.sanity.noisy_shard`).
 
     Raises
     ------
@@ -53,11 +61,11 @@ def compute_shard(store_path, model_path, sal_path, explainer: str, params: dict
     """
     with out_of_memory(f"compute_saliency {explainer} shard {shard}", batch_size):
         return _compute_shard(store_path, model_path, sal_path, explainer, params, shard, shard_size, max_eval,
-                              seed, batch_size, target, device or torch.device("cpu"), report_path, passes)
+                              seed, batch_size, target, device or torch.device("cpu"), report_path, passes, noisy)
 
 
 def _compute_shard(store_path, model_path, sal_path, name, params, shard, shard_size, max_eval, seed, batch_size,
-                   target, device, report_path, passes=None) -> dict:
+                   target, device, report_path, passes=None, noisy=None) -> dict:
     store = DatasetStore(store_path)
     ev = store.split("eval")
     n = n_images(store, max_eval)
@@ -75,6 +83,21 @@ def _compute_shard(store_path, model_path, sal_path, name, params, shard, shard_
     if variant == "blur":
         raise HeatcheckError(f"{name!r}: blurred maps are made from the stored maps by blur_saliency, "
                              "not by an explainer")
+    extra = {}
+    if variant == RANDOMIZED:  # the targets above are the trained model's; the maps the randomized one's
+        from .sanity import randomized_model
+
+        step = randomized_model(model, parse_derived(name)[2], seed=seed)
+        model = prepare_model(step.model, **(passes or {}))
+        for p in model.parameters():
+            p.requires_grad_(False)
+        extra = {"step": step.step, "layer": step.layer}
+    elif variant == NOISY:
+        from .sanity import read_noisy_shard
+
+        if noisy is None:
+            raise HeatcheckError(f"{name!r}: the noisy copy's shard file is needed (rule noisy_inputs)")
+        x = read_noisy_shard(noisy, start, stop).to(device=device, dtype=x.dtype)
     copies = map_copies(name)
     cls = EXPLAINERS.get(explainer)
     if variant == "halfmasked":
@@ -110,7 +133,7 @@ def _compute_shard(store_path, model_path, sal_path, name, params, shard, shard_
     report = {"shard": shard, "start": start, "stop": stop, "seconds": seconds, "explainer": explainer,
               "array": str(sal_path),
               "images_per_second": (stop - start) / max(seconds, 1e-9), "device": str(device),
-              "targets": targets.cpu().tolist(), "ids": ids[::copies]}
+              "targets": targets.cpu().tolist(), "ids": ids[::copies], **extra}
     log.info("%s shard %d: %d images in %.2f s", explainer, shard, stop - start, seconds)
     if report_path:
         with open(report_path, "w") as fh:

@@ -233,3 +233,57 @@ def minor_input_noise(model: nn.Module, x: torch.Tensor, std: float, *, seed: in
     eps[todo] = 0
     scale[todo] = 0.0
     return NoisyInputs(x + eps, scale, draws)
+
+
+# --- the stage: noisy copies of a shard's images, read by the +noisy{k} saliency and score jobs ---
+
+
+def noisy_shard(store_path, model_path, copy_index: int, sigma: float, shard: int, shard_size: int, out_path, *,
+                max_eval: int | None = None, seed: int = 0, batch_size: int = 256, device: torch.device | None = None,
+                passes: dict | None = None) -> dict:
+    """Noisy copy ``copy_index`` of one shard of the studied eval images, in the model's input
+    space (:func:`minor_input_noise` with ``std = sigma``), written to ``out_path`` (``.npz``:
+    ``x``, ``scale``, ``draws``, ``start``, ``stop``). The explainers' reruns and the metrics read
+    the same file, so every map of copy k explains, and is scored on, the same image."""
+    import json
+    import logging
+    import time
+
+    from .models import load_checkpoint, model_input
+    from .precision import prepare_model
+    from .runtime import out_of_memory
+    from .shards import n_images, shard_range
+    from .store import DatasetStore
+
+    device = device or torch.device("cpu")
+    store = DatasetStore(store_path)
+    start, stop = shard_range(shard, shard_size, n_images(store, max_eval))
+    model, meta = load_checkpoint(model_path, num_classes=store.num_classes)
+    model = prepare_model(model.to(device), **(passes or {}))
+    x = model_input(torch.from_numpy(store.split("eval").images[start:stop]).to(device), meta)
+    t0 = time.perf_counter()
+    with out_of_memory(f"noisy_inputs copy {copy_index} shard {shard}", batch_size):
+        noisy = minor_input_noise(model, x, float(sigma), seed=seed, copy_index=copy_index,
+                                  index=torch.arange(start, stop), batch_size=batch_size)
+    seconds = time.perf_counter() - t0
+    with open(out_path, "wb") as fh:  # a file handle: np.savez would append .npz to the name
+        np.savez(fh, x=noisy.x.cpu().numpy().astype(np.float32), scale=noisy.scale, draws=noisy.draws,
+                 start=np.array(start), stop=np.array(stop), seconds=np.array(seconds),
+                 meta=np.array(json.dumps({"copy": int(copy_index), "sigma": float(sigma), "seed": int(seed)})))
+    logging.getLogger(__name__).info("noisy copy %d shard %d: %d images, %d kept clean, %.2f s", copy_index, shard,
+                                     stop - start, int((noisy.scale == 0).sum()), seconds)
+    return {"seconds": seconds, "n": stop - start}
+
+
+def read_noisy_shard(path, start: int, stop: int) -> torch.Tensor:
+    """The noisy images of :func:`noisy_shard` for images ``start:stop`` (checked: a shard of other
+    images, or a damaged file, is named and removed so that the next run recomputes it)."""
+    from .store import check_exists, damaged_file, reading
+
+    path = check_exists(path, "noisy-input shard")
+    with reading(path, "noisy-input shard", repair=True), np.load(path) as z:
+        span, x = (int(z["start"]), int(z["stop"])), np.asarray(z["x"])
+    if span != (start, stop) or len(x) != stop - start:
+        raise damaged_file(path, "noisy-input shard", f"holds images {span[0]}-{span[1] - 1}, not {start}-{stop - 1}",
+                           repair=True)
+    return torch.from_numpy(x)

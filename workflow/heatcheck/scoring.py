@@ -14,9 +14,10 @@ from .costs import shapley_cell
 from .explainers import EXPLAINERS
 from .metrics import make_metric
 from .precision import prepare_model
-from .models import load_checkpoint, model_input
+from .models import input_normalization, load_checkpoint, model_input
 from .runtime import out_of_memory
-from .shards import VARIANTS, shard_range
+from .derived import COPIES
+from .shards import shard_range
 from .store import DatasetStore, check_exists, open_saliency, read_saliency, read_shard_report, reading
 
 log = logging.getLogger(__name__)
@@ -30,7 +31,9 @@ def score_shard(store_path, model_path, report_path, metric: str, params: dict, 
     images, targets and array of the maps. ``extras`` holds the paths of what some metrics need
     besides the maps: ``shapley`` (the model's Shapley shard of the same images, for
     ``shapley_bias``), ``features`` (the feature scale JSON, for ``unexplainable_features``),
-    ``masked`` (the report of the half-masked copies' shard, for ``masking_robustness``).
+    ``masked`` (the report of the half-masked copies' shard, for ``masking_robustness``),
+    ``noisy`` (the noisy copy's shard of :func:`heatcheck.sanity.noisy_shard`, for the maps of
+    ``{explainer}+noisy{k}``: they are scored on the noisy images they explain).
 
     Raises
     ------
@@ -72,6 +75,10 @@ def _score_shard(store_path, model_path, report_path, metric, params, out_path, 
     for p in model.parameters():
         p.requires_grad_(False)
     x = model_input(torch.from_numpy(ev.images[start:stop]).to(device), meta)
+    if "noisy" in extras:  # maps of a noisy copy are scored on that copy (the metric reruns on it)
+        from .sanity import read_noisy_shard
+
+        x = read_noisy_shard(extras["noisy"], start, stop).to(device=device, dtype=x.dtype)
     targets = torch.as_tensor(report["targets"], device=device)
     maps = torch.from_numpy(maps).to(device)
     boxes = ev.boxes[start:stop] if ev.boxes is not None else None
@@ -82,8 +89,9 @@ def _score_shard(store_path, model_path, report_path, metric, params, out_path, 
     signed = EXPLAINERS.get(explainer).signed if explainer in EXPLAINERS else None
     t0 = time.perf_counter()
     with torch.no_grad():
+        # std: the normalization's, for metrics that add noise given in [0, 1] image units (ROAD)
         res = m(model, x, maps, targets, index=torch.arange(start, stop), boxes=boxes, masks=masks, signed=signed,
-                **kw)
+                std=list(input_normalization(meta)[1]), **kw)
     seconds = time.perf_counter() - t0
     if not np.isfinite(res.scores).all():
         bad = int(np.flatnonzero(~np.isfinite(res.scores).all(1))[0])
@@ -125,7 +133,7 @@ def _metric_extras(extras: dict, ev, start: int, stop: int, device) -> dict:
         with reading(path, "feature scale", repair=True), open(path) as fh:
             kw["alpha"] = float(json.load(fh)["alpha"])
     if "masked" in extras:
-        report, masked = _shard_maps(extras["masked"], ev, copies=VARIANTS["halfmasked"])
+        report, masked = _shard_maps(extras["masked"], ev, copies=COPIES["halfmasked"])
         if (report["start"], report["stop"]) != (start, stop):
             raise HeatcheckError(f"half-masked shard {extras['masked']} holds other images than {start}-{stop - 1}")
         kw["masked_saliency"] = torch.from_numpy(masked).to(device)

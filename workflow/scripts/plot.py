@@ -36,6 +36,14 @@ elif rule == "plot_relevance_kde":
     from heatcheck.plots.sparsity import plot_relevance_kde
 
     plot_relevance_kde(inp.kde, inp.stats, out, order)
+elif rule == "plot_report_card":
+    from heatcheck.plots.trust import plot_report_card
+
+    plot_report_card(inp.table, out)
+elif rule == "plot_randomization":
+    from heatcheck.plots.trust import plot_randomization
+
+    plot_randomization(inp.table, inp.store, inp.saliency, out, order)
 elif rule == "plot_blur_study":
     from heatcheck.plots.sparsity import plot_blur_study
 

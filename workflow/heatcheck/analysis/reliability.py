@@ -23,15 +23,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..metric_configs import SEED_SUFFIX as _SEED
+from ..metric_configs import PRIMARY, SEED_SUFFIX as _SEED  # noqa: F401  (PRIMARY: read here by others)
 from ..tables import bootstrap_ci
 from .correlation import _rowwise_pearson, aligned, boot_indices, percentile_ci, spearman
 
-#: configurations used when a metric is one column among others (inter-method reliability,
-#: rankings); a metric not listed, or whose listed config was not scored, uses the mean over its
-#: configurations ("mean"), or its only configuration
-PRIMARY = {"insertion": "mean+pixel", "deletion": "mean+pixel", "average_drop": "real",
-           "unexplainable_features": "0.05"}
 #: metrics whose configurations are not settings of one measurement (they name other explainers)
 NOT_CONFIGURATIONS = ("mutual_verification",)
 BLUR = "+blur"

@@ -81,3 +81,55 @@ def ssim(a, b, absolute: bool = True, sigma: float = SSIM_SIGMA) -> np.ndarray:
     c1, c2 = SSIM_K1 ** 2, SSIM_K2 ** 2
     s = ((2 * mx * my + c1) * (2 * cxy + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
     return s[:, radius:-radius, radius:-radius].reshape(len(s), -1).mean(1)
+
+
+#: the map similarities of the randomization table, by name
+MEASURES = {"spearman_abs": spearman_abs, "ssim": ssim}
+
+
+def randomization_similarity(original, randomized) -> dict[str, np.ndarray]:
+    """Per image, each of :data:`MEASURES` between the trained model's maps and a randomized
+    model's maps of the same images: name -> (B,)."""
+    return {name: fn(original, randomized) for name, fn in MEASURES.items()}
+
+
+def randomization_table(markers, n_boot: int = 1000, seed: int = 0, level: float = 0.95):
+    """The randomization test's table (Adebayo et al.'s Figure 4 as numbers) from saliency
+    markers (``saliency/{model}/{explainer}.json``) of originals and their ``+randomized{k}``
+    reruns: per (model, explainer, step k, measure) the mean similarity over images with a
+    bootstrap CI; ``layer`` is the layer re-initialised at step k (from the rerun's shard report).
+    """
+    import json
+
+    import pandas as pd
+
+    from ..derived import RANDOMIZED, parse_derived
+    from ..store import open_saliency, read_saliency, saliency_name, saliency_shard_reports
+    from ..tables import bootstrap_ci
+
+    paths = {saliency_name(p): p for p in markers}
+
+    def maps(key):
+        with open(paths[key]) as fh:
+            return read_saliency(open_saliency(json.load(fh)["path"], repair=True), repair=True)
+
+    rows, cache = [], {}
+    for (model, name), marker in paths.items():
+        base, kind, step = parse_derived(name)
+        if kind != RANDOMIZED or (model, base) not in paths:
+            continue
+        if (model, base) not in cache:
+            cache[(model, base)] = maps((model, base))
+        with open(marker) as fh:
+            array = json.load(fh)["path"]
+        report = saliency_shard_reports(array) / "0.json"
+        layer = json.loads(report.read_text()).get("layer", "") if report.exists() else ""
+        for measure, per_image in randomization_similarity(cache[(model, base)], maps((model, name))).items():
+            v = per_image[np.isfinite(per_image)]
+            lo, hi = bootstrap_ci(v, n_boot, seed, level)
+            rows.append({"model": model, "explainer": base, "step": step, "layer": layer, "measure": measure,
+                         "value": float(v.mean()) if len(v) else np.nan, "ci_low": lo, "ci_high": hi, "n": len(v),
+                         "reason": "" if len(v) else "every map constant (no rank correlation)"})
+    columns = ["model", "explainer", "step", "layer", "measure", "value", "ci_low", "ci_high", "n", "reason"]
+    t = pd.DataFrame(rows, columns=columns)
+    return t.sort_values(["model", "explainer", "measure", "step"], kind="stable").reset_index(drop=True)

@@ -3,6 +3,7 @@ rules stay declarative). Torch-free: these run inside Snakemake's own process.""
 
 from __future__ import annotations
 
+from ..derived import NOISY, RANDOMIZED, parse_derived
 from ..store import saliency_name
 from .tables import non_robustness_table, read_scores, shapley_bias_table, write_table
 
@@ -27,7 +28,23 @@ def run_stage(name: str, input, output, params, log) -> None:
 
         write_table(mean_curves(list(input)), output[0], logfile)
         return
+    if name == "randomization_similarity":
+        from .similarity import randomization_table
+
+        write_table(randomization_table(list(input), *_boot(params)), output[0], logfile)
+        return
     scores = read_scores(input[0], repair=True)
+    if name == "report_card":
+        from .tables import read_table
+        from .trust import trust_report
+
+        internal, inter = (read_table(p, repair=True, keep_default_na=False, na_values=[""])
+                           for p in (input.internal, input.inter))
+        write_table(trust_report(scores, internal, inter, *_boot(params), primary=params.primary), output[0],
+                    logfile)
+        return
+    # the report card's reruns are not explainers of their own: every other analysis leaves them out
+    scores = scores[~scores["explainer"].map(lambda e: parse_derived(e)[1] in (RANDOMIZED, NOISY))]
     if name == "non_robustness_table":
         non_robustness_table(scores, output[0])
         return

@@ -38,44 +38,16 @@ the derived copies are never "real explainers".
 
 from __future__ import annotations
 
-import re
-
 import numpy as np
 import pandas as pd
 
+from ..derived import CONTROLS, DERIVED_KINDS, NOISY, RANDOMIZED, derived_name, is_real, parse_derived  # noqa: F401
 from ..tables import bootstrap_ci
-from .reliability import collapse_seeds, primary_table
+from .reliability import NOT_CONFIGURATIONS, collapse_seeds, primary_table
 
-#: the model-free control explainers (torch-free copy of ``Explainer.model_free``, checked by the tests)
-CONTROLS = ("random", "edge")
-#: kinds of derived map arrays: blurred copies (sparsity study), half-masked reruns (masking
-#: robustness), reruns on a randomized model (step k), reruns on noisy inputs (copy k)
-DERIVED_KINDS = ("blur", "halfmasked", "randomized", "noisy")
-RANDOMIZED, NOISY = "randomized", "noisy"
-_DERIVED = re.compile(r"^(?P<base>.+?)\+(?P<kind>" + "|".join(DERIVED_KINDS) + r")(?P<k>\d*)$")
 #: the reference of the ground-truth check
 REFERENCE = "relevance_rank"
 COLUMNS = ["model", "metric", "config", "check", "detail", "value", "ci_low", "ci_high", "n", "reason"]
-
-
-def derived_name(explainer: str, kind: str, k: int | None = None) -> str:
-    """The explainer name of a derived map array, e.g. ``gradcam+randomized3``, ``grad+noisy0``."""
-    if kind not in DERIVED_KINDS:
-        raise ValueError(f"unknown derived map kind {kind!r}; valid: {', '.join(DERIVED_KINDS)}")
-    return f"{explainer}+{kind}{'' if k is None else int(k)}"
-
-
-def parse_derived(name: str) -> tuple[str, str | None, int | None]:
-    """(original explainer, kind, k) of a derived name; ``(name, None, None)`` for an original."""
-    m = _DERIVED.match(name)
-    if not m:
-        return name, None, None
-    return m["base"], m["kind"], int(m["k"]) if m["k"] else None
-
-
-def is_real(name: str, controls=CONTROLS) -> bool:
-    """An original (not derived) explainer that is not a control."""
-    return parse_derived(name)[1] is None and name not in controls
 
 
 # --------------------------------------------------------------------------------------------
@@ -301,7 +273,32 @@ def trust_report(scores: pd.DataFrame, internal: pd.DataFrame | None = None, int
     """All five checks in one long table (columns :data:`COLUMNS`), higher = more trustworthy."""
     kw = {"n_boot": n_boot, "seed": seed, "level": level, "primary": primary, "all_configs": all_configs,
           "controls": controls}
+    # metrics whose "configurations" name other explainers (mutual verification's pairs) grade
+    # pairs of explainers, not maps: no card of their own
+    scores = scores[~scores["metric"].isin(NOT_CONFIGURATIONS)]
+    if inter is not None and len(inter):
+        inter = inter[~inter["metric_a"].isin(NOT_CONFIGURATIONS) & ~inter["metric_b"].isin(NOT_CONFIGURATIONS)]
     parts = [control_separation(scores, **kw), randomization_reactivity(scores, **kw), noise_resilience(scores, **kw),
              ground_truth_agreement(scores, reference=reference, **kw), reliability(internal, inter, controls)]
     return pd.concat([p for p in parts if len(p)], ignore_index=True) if any(len(p) for p in parts) \
         else pd.DataFrame(columns=COLUMNS)
+
+
+#: the report card's columns, in order: one cell per (model, metric) and check
+CHECKS = ("control_separation", "randomization_reactivity", "noise_resilience", "ground_truth_agreement",
+          "internal_consistency", "inter_method")
+
+
+def card_cells(report: pd.DataFrame) -> pd.DataFrame:
+    """One row per (model, metric, check) of a :func:`trust_report` table, the one the figure and
+    the summary show: control separation against both controls (``all``), randomization
+    reactivity at the deepest step scored (the most randomized model), the others as they are."""
+    t = report[report["check"].isin(CHECKS)].copy()
+    t["_step"] = t["detail"].str.extract(r"^step (-?\d+)$", expand=False).astype(float)
+    keep = (t["check"] != "control_separation") | (t["detail"] == "all")
+    t = t[keep].sort_values("_step", kind="stable", na_position="first")
+    t = t.drop_duplicates(["model", "metric", "check"], keep="last").drop(columns="_step")
+    t["_c"] = t["check"].map({c: i for i, c in enumerate(CHECKS)})
+    order = {m: i for i, m in enumerate(dict.fromkeys(report["metric"]))}
+    t["_m"] = t["metric"].map(order)
+    return t.sort_values(["model", "_m", "_c"], kind="stable").drop(columns=["_c", "_m"]).reset_index(drop=True)
