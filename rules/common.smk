@@ -7,13 +7,16 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from heatcheck.config import (  # noqa: E402  (torch-free)
-    BOX_METRICS,
     DEFAULT_STUDY,
     blur_explainers,
+    box_metrics,
     canonical_params,
+    metric_class,
     metric_explainers,
+    metrics_needing,
     check_config,
     load_study,
+    shapley_settings,
     study,
 )
 from heatcheck.model_specs import model_files  # noqa: E402  (torch-free)
@@ -37,6 +40,10 @@ check_config(config)
 
 validate(config, schema="../workflow/schemas/config.schema.yaml")
 canonical_params(config)
+# what the metric classes declare they need (heatcheck.methods): built-ins and plugins alike
+BOX_METRICS = box_metrics(config)
+# the settings of the Shapley values, for any metric that needs them
+SHAPLEY = shapley_settings(config)
 
 DATASETS = list(config["datasets"])
 MODELS = list(config["models"])
@@ -284,15 +291,18 @@ def dataset_saliency(wildcards):
 from heatcheck.costs import metric_passes  # noqa: E402
 
 # metrics scored per (model, explainer) from a saliency array; their table/curve files
-PER_EXPLAINER_METRICS = [m for m in config["metrics"] if m != "mutual_verification"]
-# what some metrics read besides the maps (score_metric's extra inputs)
-# (per shard where they are per image, so that a grown study keeps the other shards' scores)
+PER_EXPLAINER_METRICS = [m for m in config["metrics"] if metric_class(config, m).per_explainer]
+# what a score job reads besides the maps, for each need a metric class may declare (the
+# keyword of score_shard's extras); per shard where it is per image, so that a grown study keeps
+# the other shards' scores
+NEED_INPUTS = {
+    "shapley": ("shapley", "results/{dataset}/shapley/{model}.shards/{shard}.npz"),
+    "features": ("features", "results/{dataset}/features/{model}.json"),
+    "reruns": ("masked", "results/{dataset}/saliency/{model}/{explainer}+halfmasked.shards/{shard}.json"),
+}
 METRIC_EXTRAS = {
-    "shapley_bias": {"shapley": "results/{dataset}/shapley/{model}.shards/{shard}.npz"},
-    "unexplainable_features": {"features": "results/{dataset}/features/{model}.json"},
-    "masking_robustness": {
-        "masked": "results/{dataset}/saliency/{model}/{explainer}+halfmasked.shards/{shard}.json"
-    },
+    m: dict(NEED_INPUTS[n] for n in NEED_INPUTS if n in metric_class(config, m).needs)
+    for m in config["metrics"]
 }
 METRIC_NAMES = PER_EXPLAINER_METRICS or ["__none__"]
 #: metrics that make no model pass (0 passes per map with their parameters, any image side):
@@ -374,7 +384,7 @@ def model_saliency(wildcards):
 
 def shapley_runtime(wildcards, attempt):
     side = _side(wildcards)
-    passes = shapley_passes(config["metrics"]["shapley_bias"], side)
+    passes = shapley_passes(SHAPLEY, side)
     return int(10 + 2 * config["shard_size"] * passes * seconds_per_pass(side) / 60) * attempt
 
 
@@ -403,7 +413,7 @@ def metric_mem_mb(wildcards, attempt):
 
 
 def shapley_mem_mb(wildcards, attempt):
-    return _mem_mb(wildcards, attempt, (shapley_passes(config["metrics"]["shapley_bias"], _side(wildcards)), 0))
+    return _mem_mb(wildcards, attempt, (shapley_passes(SHAPLEY, _side(wildcards)), 0))
 
 
 def _images_for_estimate(dataset):
@@ -433,7 +443,7 @@ def score_targets():
     if not config["metrics"] or not config["explainers"]:
         return []
     tables = expand("results/{dataset}/scores.parquet", dataset=DATASETS)
-    if "shapley_bias" in config["metrics"]:
+    if metrics_needing(config, "shapley"):
         # the merged Shapley stores too: the scores read the Shapley shards, not the merged store
         tables += [f"results/{d}/shapley/{m}.zarr" for d, m in study(config)]
     return tables

@@ -11,7 +11,6 @@ import torch
 
 from . import HeatcheckError
 from .costs import shapley_cell
-from .explainers import EXPLAINERS
 from .metrics import make_metric
 from .precision import prepare_model
 from .models import load_checkpoint, model_input
@@ -77,9 +76,10 @@ def _score_shard(store_path, model_path, report_path, metric, params, out_path, 
     boxes = ev.boxes[start:stop] if ev.boxes is not None else None
     masks = ev.masks[start:stop] if ev.masks is not None else None
     kw = _metric_extras(extras, ev, start, stop, device)
-    # what the explainer declares about its maps (blurred and half-masked arrays: the source's)
-    explainer = str(report.get("explainer", "")).partition("+")[0]
-    signed = EXPLAINERS.get(explainer).signed if explainer in EXPLAINERS else None
+    # what the explainer declares about its maps (blurred and half-masked arrays: the source's),
+    # from the saliency shard report; reports written before it carried the declaration: the
+    # built-in class's
+    signed = report["signed"] if "signed" in report else _builtin_signed(report.get("explainer", ""))
     t0 = time.perf_counter()
     with torch.no_grad():
         res = m(model, x, maps, targets, index=torch.arange(start, stop), boxes=boxes, masks=masks, signed=signed,
@@ -103,6 +103,13 @@ def _score_shard(store_path, model_path, report_path, metric, params, out_path, 
         np.savez(fh, **arrays)
     log.info("%s shard %d: %d images in %.2f s", metric, report["shard"], stop - start, seconds)
     return {"seconds": seconds, "n": stop - start}
+
+
+def _builtin_signed(name: str) -> bool | None:
+    from .explainers import EXPLAINERS
+
+    base = str(name).partition("+")[0]
+    return EXPLAINERS.get(base).signed if base in EXPLAINERS else None
 
 
 # --- second-paper stores: Shapley estimates and the feature scale, per (dataset, model) ---------

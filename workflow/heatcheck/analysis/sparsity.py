@@ -50,7 +50,8 @@ def blur_shard(src_report, out_array, out_report, params: dict) -> dict:
     t0 = time.perf_counter()
     maps = blur_maps(read_saliency(arr, start, stop, repair=True), kernel, sigma)
     write_saliency_shard(out_array, start, maps, arr.chunks[0], ids=list(arr.attrs["ids"]))
-    report = {**{k: src[k] for k in ("shard", "start", "stop", "ids", "targets")}, "array": str(out_array),
+    report = {**{k: src[k] for k in ("shard", "start", "stop", "ids", "targets", "signed") if k in src},
+              "array": str(out_array),
               "source": str(src_report), "kernel": kernel, "sigma": sigma, "seconds": time.perf_counter() - t0}
     with open(out_report, "w") as fh:
         json.dump(report, fh, indent=1)

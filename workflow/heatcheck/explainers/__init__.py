@@ -14,5 +14,9 @@ for _mod in ("perturbation", "propagation", "optimization"):
 
 
 def make_explainer(name: str, model, params: dict, **kw) -> Explainer:
-    """Instantiate the registered explainer ``name`` with config ``params``."""
-    return EXPLAINERS.get(name)(model, **kw, **(params or {}))
+    """Instantiate the explainer of config entry ``explainers.<name>`` (built in or a plugin,
+    :func:`heatcheck.plugins.method_class`) with its ``params``."""
+    from ..plugins import method_class
+
+    cls = method_class("explainers", name, params)
+    return cls(model, **kw, **{k: v for k, v in (params or {}).items() if k != "class"})

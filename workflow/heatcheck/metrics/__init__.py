@@ -5,5 +5,9 @@ from . import localization, objectiveness, perturbation, road  # noqa: F401  (re
 
 
 def make_metric(name: str, params: dict, **kw) -> Metric:
-    """Instantiate the registered metric ``name`` with config ``params``."""
-    return METRICS.get(name)(**kw, **(params or {}))
+    """Instantiate the metric of config entry ``metrics.<name>`` (built in or a plugin,
+    :func:`heatcheck.plugins.method_class`) with its ``params``."""
+    from ..plugins import method_class
+
+    cls = method_class("metrics", name, params)
+    return cls(**kw, **{k: v for k, v in (params or {}).items() if k != "class"})
