@@ -91,7 +91,7 @@ FIGURE_STYLE = config["figures"]["style"] or str(
 def sparsity_saliency(wildcards):
     """Saliency markers of a dataset's maps, originals and blurred copies (relevance KDEs)."""
     return dataset_saliency(wildcards) + [
-        f"results/{wildcards.dataset}/saliency/{m}/{e}+blur.json"
+        f"results/{wildcards.dataset}/saliency/{m}/{derived_name(e, BLUR)}.json"
         for m in dataset_models(wildcards)
         for e in BLURRED
     ]
@@ -102,7 +102,7 @@ def blur_example_saliency(wildcards):
         f"results/{wildcards.dataset}/saliency/{m}/{name}.json"
         for m in dataset_models(wildcards)
         for e in BLURRED
-        for name in (e, f"{e}+blur")
+        for name in (e, derived_name(e, BLUR))
     ]
 
 
@@ -134,7 +134,6 @@ import json  # noqa: E402
 import os  # noqa: E402
 
 from heatcheck.costs import (  # noqa: E402
-    HALF_MASKS,
     dataset_images,
     explainer_fb,
     explainer_passes,
@@ -143,15 +142,16 @@ from heatcheck.costs import (  # noqa: E402
     seconds_per_pass,
     shapley_passes,
 )
-from heatcheck.shards import n_studied as studied_count, shard_digest, split_variant, studied_digest  # noqa: E402
+from heatcheck.derived import BLUR, HALFMASKED, copies, derived_name, derived_pattern, split_variant  # noqa: E402
+from heatcheck.shards import n_studied as studied_count, shard_digest, studied_digest  # noqa: E402
 
 EXPLAINER_NAMES = list(config["explainers"]) or ["__none__"]
 # "{explainer}+halfmasked": the explainer rerun on the four half-masked copies (masking_robustness)
-COMPUTED_NAMES = EXPLAINER_NAMES + [rf"{e}\+halfmasked" for e in EXPLAINER_NAMES]
+COMPUTED_NAMES = EXPLAINER_NAMES + [derived_pattern(e, HALFMASKED) for e in EXPLAINER_NAMES]
 # {explainer}+blur: a blurred copy of a map for the sparsity study (made by blur_saliency, no model)
 BLURRED = blur_explainers(config)
 BLUR_METRICS = config["analysis"]["blur"]["metrics"]
-SALIENCY_NAMES = COMPUTED_NAMES + [rf"{e}\+blur" for e in BLURRED]
+SALIENCY_NAMES = COMPUTED_NAMES + [derived_pattern(e, BLUR) for e in BLURRED]
 
 
 wildcard_constraints:
@@ -160,13 +160,13 @@ wildcard_constraints:
 
 
 def explainer_params(wildcards):
-    return config["explainers"][wildcards.explainer.partition("+")[0]]
+    return config["explainers"][split_variant(wildcards.explainer)[0]]
 
 
 def array_params(wildcards):
     """What a saliency array's maps depend on besides the model and images: the explainer's
     parameters, and for a blurred copy also the blur's."""
-    if split_variant(wildcards.explainer)[1] == "blur":
+    if split_variant(wildcards.explainer)[1] == BLUR:
         return {"explainer": explainer_params(wildcards), "blur": blur_params(wildcards)}
     return explainer_params(wildcards)
 
@@ -254,8 +254,8 @@ def _mem_mb(wildcards, attempt, passes=None):
 
 def saliency_runtime(wildcards, attempt):
     """Minutes for one shard: passes x images x a CPU estimate per pass, doubled per retry."""
-    base, _, variant = wildcards.explainer.partition("+")
-    passes = explainer_passes(base, explainer_params(wildcards), _side(wildcards)) * (HALF_MASKS if variant else 1)
+    base = split_variant(wildcards.explainer)[0]
+    passes = explainer_passes(base, explainer_params(wildcards), _side(wildcards)) * copies(wildcards.explainer)
     seconds = config["shard_size"] * max(passes, 1) * seconds_per_pass(_side(wildcards))
     return int(10 + 2 * seconds / 60) * attempt
 
@@ -265,10 +265,9 @@ def blur_params(wildcards):
 
 
 def saliency_mem_mb(wildcards, attempt):
-    base, _, variant = wildcards.explainer.partition("+")
-    fwd, bwd = explainer_fb(base, explainer_params(wildcards), _side(wildcards))
-    copies = HALF_MASKS if variant else 1
-    return _mem_mb(wildcards, attempt, (fwd * copies, bwd * copies))
+    fwd, bwd = explainer_fb(split_variant(wildcards.explainer)[0], explainer_params(wildcards), _side(wildcards))
+    k = copies(wildcards.explainer)
+    return _mem_mb(wildcards, attempt, (fwd * k, bwd * k))
 
 
 def saliency_targets():
@@ -298,7 +297,7 @@ PER_EXPLAINER_METRICS = [m for m in config["metrics"] if metric_class(config, m)
 NEED_INPUTS = {
     "shapley": ("shapley", "results/{dataset}/shapley/{model}.shards/{shard}.npz"),
     "features": ("features", "results/{dataset}/features/{model}.json"),
-    "reruns": ("masked", "results/{dataset}/saliency/{model}/{explainer}+halfmasked.shards/{shard}.json"),
+    "reruns": ("masked", f"results/{{dataset}}/saliency/{{model}}/{derived_name('{explainer}', HALFMASKED)}.shards/{{shard}}.json"),
 }
 METRIC_EXTRAS = {
     m: dict(NEED_INPUTS[n] for n in NEED_INPUTS if n in metric_class(config, m).needs)

@@ -15,6 +15,7 @@ import yaml
 
 from . import HeatcheckError
 from .costs import blur_kernel, image_side, shapley_cell, shapley_players
+from .derived import BLUR, derived_name
 from .metric_configs import config_keys, primary_choices, subset_size
 from .model_specs import check_models
 from .plugins import is_plugin, method_class, registry
@@ -452,7 +453,7 @@ def metric_explainers(config: dict, metric: str) -> list[str]:
     chosen = config["metrics"][metric].get("explainers")
     originals = [e for e in config.get("explainers", {}) if chosen is None or e in chosen]
     blurred = config.get("analysis", {}).get("blur", {}).get("metrics", [])
-    return originals + [f"{e}+blur" for e in blur_explainers(config) if metric in blurred]
+    return originals + [derived_name(e, BLUR) for e in blur_explainers(config) if metric in blurred]
 
 
 def canonical(value):

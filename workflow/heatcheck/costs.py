@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from .archs import ARCHS
+from .derived import HALFMASKED, KINDS
 
 
 def scaled(value: int | None, size: int, at_224: int, minimum: int = 1) -> int:
@@ -99,7 +100,7 @@ def shapley_passes(params: dict, side: int) -> float:
 
 
 #: copies per image the masking-robustness metric reruns each explainer on (the four half masks)
-HALF_MASKS = 4
+HALF_MASKS = KINDS[HALFMASKED].copies
 
 #: memory (MB) a shard job needs beyond a bare model process: the store, zarr, the maps and the
 #: method's code. Measured as for ``archs.ARCHS[...]["memory"]``: the real job functions

@@ -58,7 +58,7 @@ def _call(fn_name: str, threads: int, logfile, *args, own_process: bool = False,
 
 def compute_saliency(input, output, params, wildcards, threads, log, config) -> None:
     from .plugins import method_class
-    from .shards import split_variant
+    from .derived import split_variant
 
     cls = method_class("explainers", split_variant(wildcards.explainer)[0], params.explainer)
     _call("heatcheck.saliency.compute_shard", threads, _log(log), input.store, input.model, input.array,

@@ -18,7 +18,8 @@ from .plugins import method_class
 from .precision import full_precision, prepare_model
 from .models import input_normalization, load_checkpoint, model_input
 from .runtime import out_of_memory
-from .shards import copies as map_copies, n_images, shard_range, split_variant
+from .derived import BLUR, HALFMASKED, apply_half_masks, copies as map_copies, split_variant
+from .shards import n_images, shard_range
 from .store import DatasetStore, write_saliency_shard
 
 log = logging.getLogger(__name__)
@@ -73,14 +74,12 @@ def _compute_shard(store_path, model_path, sal_path, name, params, shard, shard_
     targets = targets_for(model, x, labels, target, batch_size)
     index = torch.arange(start, stop)
     explainer, variant = split_variant(name)
-    if variant == "blur":
+    if variant == BLUR:
         raise HeatcheckError(f"{name!r}: blurred maps are made from the stored maps by blur_saliency, "
                              "not by an explainer")
     copies = map_copies(name)
     cls = method_class("explainers", explainer, params)
-    if variant == "halfmasked":
-        from .metrics.objectiveness import apply_half_masks
-
+    if variant == HALFMASKED:
         # the copies are explained for the same target, with the original image's seeds; a map
         # that depends on neither model nor image would then equal the original on every copy
         # (non-robustness 0 by construction), so those draw per copy: key (image, copy + 1)

@@ -15,7 +15,8 @@ from .metrics import make_metric
 from .precision import prepare_model
 from .models import load_checkpoint, model_input
 from .runtime import out_of_memory
-from .shards import VARIANTS, shard_range
+from .derived import HALFMASKED, KINDS, source
+from .shards import shard_range
 from .store import DatasetStore, check_exists, open_saliency, read_saliency, read_shard_report, reading
 
 log = logging.getLogger(__name__)
@@ -108,7 +109,7 @@ def _score_shard(store_path, model_path, report_path, metric, params, out_path, 
 def _builtin_signed(name: str) -> bool | None:
     from .explainers import EXPLAINERS
 
-    base = str(name).partition("+")[0]
+    base = source(str(name))
     return EXPLAINERS.get(base).signed if base in EXPLAINERS else None
 
 
@@ -132,7 +133,7 @@ def _metric_extras(extras: dict, ev, start: int, stop: int, device) -> dict:
         with reading(path, "feature scale", repair=True), open(path) as fh:
             kw["alpha"] = float(json.load(fh)["alpha"])
     if "masked" in extras:
-        report, masked = _shard_maps(extras["masked"], ev, copies=VARIANTS["halfmasked"])
+        report, masked = _shard_maps(extras["masked"], ev, copies=KINDS[HALFMASKED].copies)
         if (report["start"], report["stop"]) != (start, stop):
             raise HeatcheckError(f"half-masked shard {extras['masked']} holds other images than {start}-{stop - 1}")
         kw["masked_saliency"] = torch.from_numpy(masked).to(device)

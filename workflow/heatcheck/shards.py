@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 from . import HeatcheckError, __version__
+from .derived import copies, split_variant
 from .store import (DatasetStore, create_saliency, file_checksum, finalize_saliency, read_shard_report,
                     resize_saliency)
 
@@ -60,27 +61,6 @@ def studied_digest(summary: dict, max_eval: int | None) -> str:
 
 
 # --- saliency arrays ---------------------------------------------------------------------------------
-
-#: variants of an explainer's saliency array, by the suffix of its name, and how many maps each
-#: image has: ``{explainer}+halfmasked``, the explainer rerun on copies of each image with the
-#: left, right, top and bottom half set to the mean (eq. 5 of the second paper); ``{explainer}+blur``,
-#: the explainer's maps blurred (the first paper's sparsity study, made without the model)
-VARIANTS = {"halfmasked": 4, "blur": 1}
-
-
-def split_variant(name: str) -> tuple[str, str | None]:
-    """``"rise+halfmasked"`` -> ``("rise", "halfmasked")``; ``"rise"`` -> ``("rise", None)``."""
-    base, _, variant = name.partition("+")
-    if variant and variant not in VARIANTS:
-        raise HeatcheckError(f"unknown saliency variant {variant!r} in {name!r}; valid: {', '.join(VARIANTS)}")
-    return base, variant or None
-
-
-def copies(name: str) -> int:
-    """Maps per image of the saliency array ``name`` (1, or 4 for ``+halfmasked``)."""
-    _, variant = split_variant(name)
-    return VARIANTS[variant] if variant else 1
-
 
 def check_applicable(model_json, explainer: str, model: str = "model") -> None:
     """Refuse an explainer the model's facts (``models/{model}.json``, written once per model by

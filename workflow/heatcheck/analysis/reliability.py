@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..derived import BLUR as BLUR_KIND, derived_name
 from ..metric_configs import SEED_SUFFIX as _SEED
 from ..tables import bootstrap_ci
 from .correlation import _rowwise_pearson, aligned, boot_indices, percentile_ci, spearman
@@ -34,7 +35,7 @@ PRIMARY = {"insertion": "mean+pixel", "deletion": "mean+pixel", "average_drop": 
            "unexplainable_features": "0.05"}
 #: metrics whose configurations are not settings of one measurement (they name other explainers)
 NOT_CONFIGURATIONS = ("mutual_verification",)
-BLUR = "+blur"
+BLUR = derived_name("", BLUR_KIND)  # the suffix of the blurred copies, "+blur"
 KEYS = ["model", "explainer", "metric", "config"]
 
 

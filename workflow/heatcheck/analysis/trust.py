@@ -38,39 +38,19 @@ the derived copies are never "real explainers".
 
 from __future__ import annotations
 
-import re
 
 import numpy as np
 import pandas as pd
 
+from ..derived import DERIVED_KINDS, NOISY, RANDOMIZED, derived_name, parse_derived  # noqa: F401  (re-exported)
 from ..tables import bootstrap_ci
 from .reliability import collapse_seeds, primary_table
 
 #: the model-free control explainers (torch-free copy of ``Explainer.model_free``, checked by the tests)
 CONTROLS = ("random", "edge")
-#: kinds of derived map arrays: blurred copies (sparsity study), half-masked reruns (masking
-#: robustness), reruns on a randomized model (step k), reruns on noisy inputs (copy k)
-DERIVED_KINDS = ("blur", "halfmasked", "randomized", "noisy")
-RANDOMIZED, NOISY = "randomized", "noisy"
-_DERIVED = re.compile(r"^(?P<base>.+?)\+(?P<kind>" + "|".join(DERIVED_KINDS) + r")(?P<k>\d*)$")
 #: the reference of the ground-truth check
 REFERENCE = "relevance_rank"
 COLUMNS = ["model", "metric", "config", "check", "detail", "value", "ci_low", "ci_high", "n", "reason"]
-
-
-def derived_name(explainer: str, kind: str, k: int | None = None) -> str:
-    """The explainer name of a derived map array, e.g. ``gradcam+randomized3``, ``grad+noisy0``."""
-    if kind not in DERIVED_KINDS:
-        raise ValueError(f"unknown derived map kind {kind!r}; valid: {', '.join(DERIVED_KINDS)}")
-    return f"{explainer}+{kind}{'' if k is None else int(k)}"
-
-
-def parse_derived(name: str) -> tuple[str, str | None, int | None]:
-    """(original explainer, kind, k) of a derived name; ``(name, None, None)`` for an original."""
-    m = _DERIVED.match(name)
-    if not m:
-        return name, None, None
-    return m["base"], m["kind"], int(m["k"]) if m["k"] else None
 
 
 def is_real(name: str, controls=CONTROLS) -> bool:

@@ -26,6 +26,7 @@ from ..metric_configs import DEFAULT_KS, DEFAULT_TAUS, HALVES  # noqa: F401  (re
 from ..metric_configs import subset_size as _subset_size
 from ..shapley import cell_grid, to_cells
 from ..costs import shapley_cell
+from ..derived import apply_half_masks, half_masks  # noqa: F401  (re-exported; the reruns' masks)
 from .base import METRICS, Metric, MetricResult, Param
 
 log = logging.getLogger(__name__)
@@ -404,31 +405,6 @@ class UnexplainableFeatures(Metric):
 
 # --------------------------------------------------------------------------------------------
 # eq. (5): robustness to spatial masking
-
-
-def half_masks(height: int, width: int, device=None) -> torch.Tensor:
-    """Masks of the left, right, top and bottom half: (4, H, W) bool, True = masked.
-
-    Each half is ``ceil(W / 2)`` columns (``ceil(H / 2)`` rows): with an odd side the middle
-    column (row) belongs to **both** halves, so left/right (top/bottom) are mirror images of the
-    same size and the unmasked part compared in eq. (5) is exactly the other ``floor`` half.
-    """
-    cols = torch.arange(width, device=device)
-    rows = torch.arange(height, device=device)
-    hw, hh = -(-width // 2), -(-height // 2)
-    left = (cols < hw).expand(height, width)
-    right = (cols >= width - hw).expand(height, width)
-    top = (rows < hh)[:, None].expand(height, width)
-    bottom = (rows >= height - hh)[:, None].expand(height, width)
-    return torch.stack([left, right, top, bottom])
-
-
-def apply_half_masks(x: torch.Tensor) -> torch.Tensor:
-    """The four half-masked copies of each image: (B * 4, C, H, W), image-major (copy ``4 b + h``
-    is image b with half ``HALVES[h]`` set to 0, the dataset mean)."""
-    b, c, h, w = x.shape
-    m = half_masks(h, w, x.device)[None, :, None]  # (1, 4, 1, H, W)
-    return torch.where(m, torch.zeros((), dtype=x.dtype, device=x.device), x.unsqueeze(1)).reshape(b * 4, c, h, w)
 
 
 def non_robustness(a, a_masked, masks) -> np.ndarray:
