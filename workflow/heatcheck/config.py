@@ -18,7 +18,7 @@ from .costs import blur_kernel, image_side, shapley_cell, shapley_players
 from .derived import BLUR, derived_name
 from .metric_configs import config_keys, primary_choices, subset_size
 from .model_specs import check_models
-from .plugins import is_plugin, method_class, registry
+from .plugins import GROUPS, entry_points, is_plugin, method_class, registry
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 #: the study when no config file is given (read from the working directory, where Snakemake's
@@ -191,7 +191,13 @@ def _describe(error: jsonschema.ValidationError) -> str:
         allowed = _allowed_keys(error.schema)
         extra = sorted(set(error.instance) - set(allowed))
         names = ", ".join(f"{where}.{k}" if error.absolute_path else k for k in extra)
-        return f"unknown config key {names}; valid keys here: {', '.join(allowed) or '(none)'}"
+        msg = f"unknown config key {names}; valid keys here: {', '.join(allowed) or '(none)'}"
+        if list(error.absolute_path) in ([s] for s in METHOD_SECTIONS):  # a method's name
+            section = error.absolute_path[0]
+            msg += (f"; or a plugin: an entry with class: 'package.module:Class' (or 'file.py:Class'), or the "
+                    f"name of an installed entry point of group {GROUPS[section]} (installed: "
+                    f"{', '.join(entry_points(section)) or 'none'})")
+        return msg
     if v == "enum":
         return (f"config key {where} = {error.instance!r} is not a valid choice; "
                 f"valid choices: {', '.join(map(str, error.validator_value))}")

@@ -3,7 +3,7 @@
 Wraps captum, shap and zennit where they implement a method; the rest is written here.
 """
 
-from .base import EXPLAINERS, Explainer, check_finite  # noqa: F401
+from .base import EXPLAINERS, Explainer, Param, check_finite  # noqa: F401  (Param: what a plugin declares)
 from . import gradient  # noqa: F401  (register)
 
 for _mod in ("perturbation", "propagation", "optimization"):

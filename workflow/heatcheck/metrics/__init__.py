@@ -1,6 +1,6 @@
 """Evaluation metrics (registry :data:`METRICS`), one class per metric."""
 
-from .base import METRICS, Metric, MetricResult  # noqa: F401
+from .base import METRICS, Metric, MetricResult, Param  # noqa: F401  (Param: what a plugin declares)
 from . import localization, objectiveness, perturbation, road  # noqa: F401  (register)
 
 
