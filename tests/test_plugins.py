@@ -139,3 +139,26 @@ def test_the_example_methods_compute_their_definitions():
     p = model(x).softmax(1).gather(1, t[:, None]).squeeze(1)
     assert res.scores.shape == (3, 2) and torch.allclose(torch.from_numpy(res.scores[:, 0]), p.detach(), atol=1e-6)
     assert KeepTop.fill({}) == {"shares": [0.1, 0.5]} and GradPower.passes({}, 32) == (1.0, 1.0)
+
+
+def test_a_plugin_whose_needs_the_model_lacks_stops_its_first_shard(tmp_path):
+    """LeNet has no global average pooling + linear layer: a plugin declaring gap_fc is refused by
+    its saliency job, naming the entry, before it writes a map."""
+    from conftest import write_tiny_study
+    from heatcheck.saliency import compute_shard
+    from heatcheck.shards import init_saliency
+
+    write_tiny_study(tmp_path, n_eval=4)
+    (tmp_path / "cam_like.py").write_text(
+        "from heatcheck.example_methods import GradPower\n\n"
+        "class CamLike(GradPower):\n"
+        "    needs = ('gradients', 'gap_fc')\n")
+    params = {"class": f"{tmp_path / 'cam_like.py'}:CamLike", "power": 2.0}
+    arr = tmp_path / "cam_like.zarr"
+    init_saliency(tmp_path / "images.zarr", tmp_path / "m.pt", arr, "cam_like", params, 4, None)
+    with pytest.raises(HeatcheckError, match="config key explainers.cam_like .*CamLike.* is not applicable to this "
+                                             "model: it needs global average pooling"):
+        compute_shard(tmp_path / "images.zarr", tmp_path / "m.pt", arr, "cam_like", params, 0, 4)
+    report = compute_shard(tmp_path / "images.zarr", tmp_path / "m.pt", arr, "cam_like",
+                           {**params, "class": EXPLAINER}, 0, 4, report_path=tmp_path / "r.json")
+    assert report["signed"] is False and report["stop"] == 4  # GradPower itself needs no GAP

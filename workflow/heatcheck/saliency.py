@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from . import HeatcheckError
 from .explainers import check_finite, make_explainer
-from .plugins import method_class
+from .plugins import is_builtin, method_class
 from .precision import full_precision, prepare_model
 from .models import input_normalization, load_checkpoint, model_input
 from .runtime import out_of_memory
@@ -79,6 +79,13 @@ def _compute_shard(store_path, model_path, sal_path, name, params, shard, shard_
                              "not by an explainer")
     copies = map_copies(name)
     cls = method_class("explainers", explainer, params)
+    if not is_builtin("explainers", explainer, params):
+        # the built-ins' needs of the model are checked once per model before any shard (load_model
+        # writes the refusals, init_saliency reads them); a plugin's here, from its declaration
+        why = cls.refusal(model, x[:2])
+        if why:
+            raise HeatcheckError(f"config key explainers.{explainer} ({cls.__module__}.{cls.__qualname__}) is not "
+                                 f"applicable to this model: {why}")
     if variant == HALFMASKED:
         # the copies are explained for the same target, with the original image's seeds; a map
         # that depends on neither model nor image would then equal the original on every copy

@@ -6,7 +6,7 @@
   alpha (ordinal) of the per-image rankings, the metrics as raters and (image, explainer) pairs
   as units (Tomsett et al.), both with a bootstrap CI over images.
 
-Only original explainers are ranked (no ``+blur`` copies). A metric that scored only some of the
+Only original explainers are ranked (no derived arrays such as the ``+blur`` copies). A metric that scored only some of the
 explainers (``masking_robustness`` restricted to a subset) is ranked, but left out of the
 agreement statistics, which need every rater to rank the same explainers; the table says so.
 """
@@ -20,7 +20,8 @@ from scipy import stats
 from .agreement import kendalls_w, krippendorff_alpha
 from ..tables import bootstrap_ci
 from .correlation import boot_indices, percentile_ci
-from .reliability import BLUR, primary_table
+from ..derived import is_derived
+from .reliability import primary_table
 
 
 def _cube(prim: pd.DataFrame, metrics: list[str], explainers: list[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -40,7 +41,7 @@ def _ranks(oriented: np.ndarray) -> np.ndarray:
 def rankings(scores: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
              primary: dict | None = None) -> pd.DataFrame:
     prim = primary_table(scores, primary)
-    prim = prim[~prim["explainer"].str.endswith(BLUR)]
+    prim = prim[~prim["explainer"].map(is_derived)]
     rows = []
     for (model, metric), g in prim.groupby(["model", "metric"], sort=False):
         higher = bool(g["higher_is_better"].iloc[0])
@@ -59,7 +60,7 @@ def rankings(scores: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level: flo
 def agreement(scores: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level: float = 0.95,
               primary: dict | None = None) -> pd.DataFrame:
     prim = primary_table(scores, primary)
-    prim = prim[~prim["explainer"].str.endswith(BLUR)]
+    prim = prim[~prim["explainer"].map(is_derived)]
     rows = []
     for model, g in prim.groupby("model", sort=False):
         explainers = list(dict.fromkeys(g["explainer"]))
