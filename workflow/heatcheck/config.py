@@ -439,15 +439,11 @@ def _check_box_metrics(config: dict) -> None:
                     f"from metrics, or study it on a dataset with boxes (kinds {', '.join(with_boxes)})")
 
 
-#: explainers blurred by default in the sparsity study: the sparse gradient maps (section 4.4)
-GRADIENT_MAPS = ("grad", "gradient_x_input", "guided_backprop", "integrated_gradients", "smoothgrad")
-
-
 def blur_explainers(config: dict) -> list[str]:
     """Explainers whose maps get a blurred copy ``{explainer}+blur`` (validated config)."""
     chosen = config.get("analysis", {}).get("blur", {}).get("explainers")
-    if chosen is None:
-        return [e for e in config.get("explainers", {}) if e in GRADIENT_MAPS]
+    if chosen is None:  # the sparse pixel-level maps, by their classes' declaration (``sparse``)
+        return [e for e in config.get("explainers", {}) if explainer_class(config, e).sparse]
     _check_names("analysis.blur.explainers", chosen, list(config.get("explainers", {})))
     return list(chosen)
 

@@ -43,11 +43,12 @@ import numpy as np
 import pandas as pd
 
 from ..derived import DERIVED_KINDS, NOISY, RANDOMIZED, derived_name, parse_derived  # noqa: F401  (re-exported)
+from ..explainers import EXPLAINERS
 from ..tables import bootstrap_ci
 from .reliability import collapse_seeds, primary_table
 
-#: the model-free control explainers (torch-free copy of ``Explainer.model_free``, checked by the tests)
-CONTROLS = ("random", "edge")
+#: the model-free control explainers (their classes' ``model_free`` declaration)
+CONTROLS = tuple(n for n in EXPLAINERS.names() if EXPLAINERS.get(n).model_free)
 #: the reference of the ground-truth check
 REFERENCE = "relevance_rank"
 COLUMNS = ["model", "metric", "config", "check", "detail", "value", "ci_low", "ci_high", "n", "reason"]

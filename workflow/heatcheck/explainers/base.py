@@ -54,6 +54,9 @@ class Explainer(Method):
     #: weights) by definition; None: not fixed by the method, the maps themselves tell. The
     #: Shapley-bias metric presumes signed maps (second paper, Table 2), its table marks the rest
     signed: bool | None = None
+    #: its maps are sparse pixel-level gradient maps, blurred by default in the first paper's
+    #: sparsity study (section 4.4; ``analysis.blur.explainers`` null)
+    sparse: bool = False
     #: runs its passes in fp32 whatever the ``precision`` setting (its rules trace the model or
     #: compare outputs exactly: see :func:`heatcheck.precision.full_precision`)
     full_precision: bool = False

@@ -32,6 +32,8 @@ def _chunks(x, targets, size):
 class Grad(_Backprop):
     """Vanilla gradient (Simonyan et al. 2014): max_c |d logit / d x_c|."""
 
+    sparse = True
+
     signed = False  # a magnitude
 
     def attribute(self, x, targets, index=None):
@@ -46,6 +48,8 @@ class Grad(_Backprop):
 class GradientXInput(_Backprop):
     """Gradient times input, summed over channels (exact for a linear model: w * x)."""
 
+    sparse = True
+
     signed = True
 
     def attribute(self, x, targets, index=None):
@@ -58,6 +62,8 @@ class GradientXInput(_Backprop):
 @EXPLAINERS.register("guided_backprop")
 class GuidedBackpropExplainer(_Backprop):
     """Guided backpropagation (Springenberg et al. 2015): only positive gradients pass ReLUs."""
+
+    sparse = True
 
     signed = True
     needs = ("gradients", "module_hooks")
@@ -76,6 +82,8 @@ class IntegratedGradientsExplainer(Explainer):
 
     ``baseline: mean`` is the same point; ``zero`` is kept as the papers' name.
     """
+
+    sparse = True
 
     signed = True
     needs = ("gradients",)
@@ -106,6 +114,8 @@ class SmoothGrad(Explainer):
 
     Noise is drawn per image from ``(seed, image index)``; all copies run in batches.
     """
+
+    sparse = True
 
     signed = True
     needs = ("gradients",)
