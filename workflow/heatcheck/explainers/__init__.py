@@ -1,16 +1,17 @@
 """Explanation methods (registry :data:`EXPLAINERS`), one class per method.
 
-Wraps captum, shap and zennit where they implement a method; the rest is written here.
+Wraps captum, shap and zennit where they implement a method; the rest is written here. Every
+module of this package is imported (and so registers its classes): a new built-in explainer is
+one class in one module, and its test. Importing them needs no torch (:mod:`heatcheck.lazy`).
 """
 
-from .base import EXPLAINERS, Explainer, Param, check_finite  # noqa: F401  (Param: what a plugin declares)
-from . import gradient  # noqa: F401  (register)
+import importlib
+import pkgutil
 
-for _mod in ("perturbation", "propagation", "optimization"):
-    try:  # TEMP: modules being written in parallel
-        __import__(f"{__name__}.{_mod}")
-    except ModuleNotFoundError:
-        pass
+from .base import EXPLAINERS, Explainer, Param, check_finite  # noqa: F401  (Param: what a plugin declares)
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 
 def make_explainer(name: str, model, params: dict, **kw) -> Explainer:

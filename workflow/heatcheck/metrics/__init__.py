@@ -1,7 +1,16 @@
-"""Evaluation metrics (registry :data:`METRICS`), one class per metric."""
+"""Evaluation metrics (registry :data:`METRICS`), one class per metric.
+
+Every module of this package is imported (and so registers its classes): a new built-in metric
+is one class in one module, and its test. Importing them needs no torch (:mod:`heatcheck.lazy`).
+"""
+
+import importlib
+import pkgutil
 
 from .base import METRICS, Metric, MetricResult, Param  # noqa: F401  (Param: what a plugin declares)
-from . import localization, objectiveness, perturbation, road  # noqa: F401  (register)
+
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")
 
 
 def make_metric(name: str, params: dict, **kw) -> Metric:
