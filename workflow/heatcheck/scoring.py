@@ -151,6 +151,7 @@ def shapley_shard(store_path, model_path, params: dict, shard: int, shard_size: 
 
 def _shapley_shard(store_path, model_path, params, shard, shard_size, out_path, max_eval, seed, batch_size, target,
                    device, passes=None) -> dict:
+    from .metrics.objectiveness import ShapleyBias
     from .saliency import targets_for
     from .shapley import shapley_sampling
     from .shards import n_images
@@ -162,10 +163,11 @@ def _shapley_shard(store_path, model_path, params, shard, shard_size, out_path, 
     model = prepare_model(model.to(device), **(passes or {}))
     x = model_input(torch.from_numpy(ev.images[start:stop]).to(device), meta)
     targets = targets_for(model, x, torch.from_numpy(ev.labels[start:stop]).to(device), target, batch_size)
+    params = ShapleyBias.fill(params)  # its settings: the shapley_bias entry's, declared by that class
     cell = shapley_cell(params, x.shape[-1])
     t0 = time.perf_counter()
-    est = shapley_sampling(model, x, targets, cell=cell, samples=int(params.get("samples", 1000)),
-                           antithetic=bool(params.get("antithetic", False)), output=params.get("output", "prob"),
+    est = shapley_sampling(model, x, targets, cell=cell, samples=int(params["samples"]),
+                           antithetic=bool(params["antithetic"]), output=params["output"],
                            batch_size=batch_size, seed=seed, index=torch.arange(start, stop), progress=True)
     seconds = time.perf_counter() - t0
     grid = tuple(est[2])
