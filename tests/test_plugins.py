@@ -162,3 +162,14 @@ def test_a_plugin_whose_needs_the_model_lacks_stops_its_first_shard(tmp_path):
     report = compute_shard(tmp_path / "images.zarr", tmp_path / "m.pt", arr, "cam_like",
                            {**params, "class": EXPLAINER}, 0, 4, report_path=tmp_path / "r.json")
     assert report["signed"] is False and report["stop"] == 4  # GradPower itself needs no GAP
+
+
+def test_a_plugin_metric_may_score_the_blurred_copies():
+    cfg = check_config({**study({"grad": None}, {"top": {"class": METRIC}}),
+                        "analysis": {"blur": {"explainers": ["grad"], "metrics": ["top"]}}})
+    from heatcheck.config import metric_explainers
+
+    assert metric_explainers(cfg, "top") == ["grad", "grad+blur"]
+    msg = _error({**study({"grad": None}, {"masking_robustness": None}),
+                  "analysis": {"blur": {"metrics": ["masking_robustness"]}}})
+    assert "analysis.blur.metrics.0 = 'masking_robustness' is not a valid choice" in msg

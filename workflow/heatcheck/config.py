@@ -47,7 +47,17 @@ def load_schema(config: dict | None = None) -> dict:
         sub = schema["properties"][section]
         sub["properties"] = props
         sub["additionalProperties"] = False
+    # the sparsity study's blurred copies are scored by the metrics that score one map at a time
+    # (not those that compare explainers or need the explainer rerun on other images)
+    metrics = schema["properties"]["metrics"]["properties"]
+    blur = schema["properties"]["analysis"]["properties"]["blur"]["properties"]["metrics"]
+    blur["items"] = {"enum": [m for m in metrics if _scores_one_map(m, (config or {}).get("metrics", {}).get(m))]}
     return schema
+
+
+def _scores_one_map(metric: str, params) -> bool:
+    cls = method_class("metrics", metric, params if isinstance(params, dict) else None)
+    return cls.per_explainer and not cls.needs_reruns
 
 
 def _plugin_schema(section: str, name: str, params) -> dict:
