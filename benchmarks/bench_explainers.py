@@ -64,8 +64,8 @@ def main():
             e = make_explainer(name, model, PARAMS[name], batch_size=BATCH, background=bg,
                                mean=[0.5] * 3, std=[0.25] * 3)
             maps, sec = timed(lambda: e.attribute(x, y, index=torch.arange(n)).detach())
-            passes = e.passes_per_image() * n
-            r = {"seconds": sec, "images_per_s": n / sec, "forward_passes_per_image": e.passes_per_image(),
+            passes = e.passes_per_image(x.shape[-1]) * n
+            r = {"seconds": sec, "images_per_s": n / sec, "forward_passes_per_image": e.passes_per_image(x.shape[-1]),
                  "forward_per_s": passes / sec, "ratio_to_raw": passes / sec / raw}
             peer = captum_peer(name, model, x, y)
             if peer is not None:

@@ -79,7 +79,7 @@ def raw_forward(model, inputs: torch.Tensor):
 
 def ours(expl, x, t):
     """The explainer called as compute_shard calls it."""
-    per = max(1, min(len(x), BATCH // max(1, math.ceil(expl.passes_per_image()))))
+    per = max(1, min(len(x), BATCH // max(1, math.ceil(expl.passes_per_image(x.shape[-1])))))
     index = torch.arange(len(x))
 
     def run():
@@ -129,7 +129,7 @@ def measure(method: str, params: dict, arch: str, model, n: int, rounds: int) ->
     expl = EXPLAINERS.get(method)(recorder, batch_size=BATCH, seed=0, **params)
     x = torch.randn(n, 3, SIZE, SIZE)
     t = torch.randint(0, CLASSES, (n,))
-    passes = n * (expl.passes_per_image(SIZE) if method == "occlusion" else expl.passes_per_image())
+    passes = n * expl.passes_per_image(SIZE)
     recorder.recording = True
     ours(expl, x, t)()  # records the perturbed inputs (and fills RISE's mask cache, as in a shard)
     recorder.recording = False

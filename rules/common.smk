@@ -7,15 +7,18 @@ from snakemake.utils import validate
 sys.path.insert(0, str(Path(workflow.basedir) / "workflow"))
 
 from heatcheck.config import (  # noqa: E402  (torch-free)
-    BOX_METRICS,
-    CURVE_METRICS as _CURVE_METRICS,
+    curve_metrics,
     DEFAULT_STUDY,
     blur_explainers,
+    box_metrics,
     canonical_params,
+    metric_class,
     metric_explainers,
+    metrics_needing,
     check_config,
     trust_arrays,
     load_study,
+    shapley_settings,
     study,
 )
 from heatcheck.derived import parse_derived  # noqa: E402  (torch-free)
@@ -41,6 +44,10 @@ check_config(config)
 
 validate(config, schema="../workflow/schemas/config.schema.yaml")
 canonical_params(config)
+# what the metric classes declare they need (heatcheck.methods): built-ins and plugins alike
+BOX_METRICS = box_metrics(config)
+# the settings of the Shapley values, for any metric that needs them
+SHAPLEY = shapley_settings(config)
 
 DATASETS = list(config["datasets"])
 MODELS = list(config["models"])
@@ -88,7 +95,7 @@ FIGURE_STYLE = config["figures"]["style"] or str(
 def sparsity_saliency(wildcards):
     """Saliency markers of a dataset's maps, originals and blurred copies (relevance KDEs)."""
     return dataset_saliency(wildcards) + [
-        f"results/{wildcards.dataset}/saliency/{m}/{e}+blur.json"
+        f"results/{wildcards.dataset}/saliency/{m}/{derived_name(e, BLUR)}.json"
         for m in dataset_models(wildcards)
         for e in BLURRED
     ]
@@ -99,7 +106,7 @@ def blur_example_saliency(wildcards):
         f"results/{wildcards.dataset}/saliency/{m}/{name}.json"
         for m in dataset_models(wildcards)
         for e in BLURRED
-        for name in (e, f"{e}+blur")
+        for name in (e, derived_name(e, BLUR))
     ]
 
 
@@ -140,21 +147,22 @@ from heatcheck.costs import (  # noqa: E402
     shapley_passes,
 )
 from heatcheck.cluster import cpu_rate, gpu_rate, runtime_minutes  # noqa: E402
-from heatcheck.shards import copies as map_copies, n_studied as studied_count, shard_digest, split_variant, studied_digest  # noqa: E402
+from heatcheck.derived import BLUR, HALFMASKED, copies, derived_name, derived_pattern, split_variant  # noqa: E402
+from heatcheck.shards import n_studied as studied_count, shard_digest, studied_digest  # noqa: E402
 
 EXPLAINER_NAMES = list(config["explainers"]) or ["__none__"]
 # "{explainer}+halfmasked": the explainer rerun on the four half-masked copies (masking_robustness)
-COMPUTED_NAMES = EXPLAINER_NAMES + [rf"{e}\+halfmasked" for e in EXPLAINER_NAMES]
+COMPUTED_NAMES = EXPLAINER_NAMES + [derived_pattern(e, HALFMASKED) for e in EXPLAINER_NAMES]
 #: explainers that make no model pass (random, edge): computed by the local rule
 #: compute_saliency_light (no GPU, no cluster job of their own), the others by compute_saliency
 LIGHT_EXPLAINERS = [e for e in config["explainers"] if explainer_passes(e, config["explainers"][e], 224) == 0]
 PASS_EXPLAINERS = [e for e in config["explainers"] if e not in LIGHT_EXPLAINERS]
-LIGHT_NAMES = [n for e in LIGHT_EXPLAINERS for n in (e, rf"{e}\+halfmasked")] or ["__none__"]
-PASS_NAMES = [n for e in PASS_EXPLAINERS for n in (e, rf"{e}\+halfmasked")] or ["__none__"]
+LIGHT_NAMES = [n for e in LIGHT_EXPLAINERS for n in (e, derived_pattern(e, HALFMASKED))] or ["__none__"]
+PASS_NAMES = [n for e in PASS_EXPLAINERS for n in (e, derived_pattern(e, HALFMASKED))] or ["__none__"]
 # {explainer}+blur: a blurred copy of a map for the sparsity study (made by blur_saliency, no model)
 BLURRED = blur_explainers(config)
 BLUR_METRICS = config["analysis"]["blur"]["metrics"]
-SALIENCY_NAMES = COMPUTED_NAMES + [rf"{e}\+blur" for e in BLURRED]
+SALIENCY_NAMES = COMPUTED_NAMES + [derived_pattern(e, BLUR) for e in BLURRED]
 # the report card's reruns (rules/trust.smk): {explainer}+randomized{k} on the model with its top k
 # layers re-initialised, {explainer}+noisy{k} on noisy copy k of the images
 TRUST_ARRAYS = {kind: sorted({n for m in MODELS for n in trust_arrays(config, m)[kind]}) for kind in ("randomized", "noisy")}
@@ -169,13 +177,13 @@ wildcard_constraints:
 
 
 def explainer_params(wildcards):
-    return config["explainers"][wildcards.explainer.partition("+")[0]]
+    return config["explainers"][split_variant(wildcards.explainer)[0]]
 
 
 def array_params(wildcards):
     """What a saliency array's maps depend on besides the model and images: the explainer's
     parameters, and for a blurred copy also the blur's."""
-    if split_variant(wildcards.explainer)[1] == "blur":
+    if split_variant(wildcards.explainer)[1] == BLUR:
         return {"explainer": explainer_params(wildcards), "blur": blur_params(wildcards)}
     return explainer_params(wildcards)
 
@@ -295,8 +303,8 @@ def saliency_passes(wildcards):
     the half-masked copies)."""
     base = split_variant(wildcards.explainer)[0]
     fwd, bwd = explainer_fb(base, explainer_params(wildcards), _side(wildcards))
-    copies = map_copies(wildcards.explainer)
-    return fwd * copies, bwd * copies
+    k = copies(wildcards.explainer)
+    return fwd * k, bwd * k
 
 
 def saliency_runtime(wildcards, attempt):
@@ -331,22 +339,25 @@ def dataset_saliency(wildcards):
 from heatcheck.costs import metric_passes  # noqa: E402
 
 # metrics scored per (model, explainer) from a saliency array; their table/curve files
-PER_EXPLAINER_METRICS = [m for m in config["metrics"] if m != "mutual_verification"]
-# what some metrics read besides the maps (score_metric's extra inputs)
-# (per shard where they are per image, so that a grown study keeps the other shards' scores)
+PER_EXPLAINER_METRICS = [m for m in config["metrics"] if metric_class(config, m).per_explainer]
+# what a score job reads besides the maps, for each need a metric class may declare (the
+# keyword of score_shard's extras); per shard where it is per image, so that a grown study keeps
+# the other shards' scores
+NEED_INPUTS = {
+    "shapley": ("shapley", "results/{dataset}/shapley/{model}.shards/{shard}.npz"),
+    "features": ("features", "results/{dataset}/features/{model}.json"),
+    "reruns": ("masked", f"results/{{dataset}}/saliency/{{model}}/{derived_name('{explainer}', HALFMASKED)}.shards/{{shard}}.json"),
+}
 METRIC_EXTRAS = {
-    "shapley_bias": {"shapley": "results/{dataset}/shapley/{model}.shards/{shard}.npz"},
-    "unexplainable_features": {"features": "results/{dataset}/features/{model}.json"},
-    "masking_robustness": {
-        "masked": "results/{dataset}/saliency/{model}/{explainer}+halfmasked.shards/{shard}.json"
-    },
+    m: dict(NEED_INPUTS[n] for n in NEED_INPUTS if n in metric_class(config, m).needs)
+    for m in config["metrics"]
 }
 METRIC_NAMES = PER_EXPLAINER_METRICS or ["__none__"]
 #: metrics that make no model pass (0 passes per map with their parameters, any image side):
 #: scored by the local rule score_metric_light, the others by score_metric (GPU, cluster job)
 LIGHT_METRICS = [m for m in PER_EXPLAINER_METRICS if metric_passes(m, config["metrics"][m], 224) == 0]
 PASS_METRICS = [m for m in PER_EXPLAINER_METRICS if m not in LIGHT_METRICS]
-CURVE_METRICS = [m for m in config["metrics"] if m in _CURVE_METRICS] or ["__none__"]
+CURVE_METRICS = curve_metrics(config) or ["__none__"]
 
 
 wildcard_constraints:
@@ -435,7 +446,7 @@ def model_saliency(wildcards):
 
 
 def shapley_runtime(wildcards, attempt):
-    passes = shapley_passes(config["metrics"]["shapley_bias"], _side(wildcards))
+    passes = shapley_passes(SHAPLEY, _side(wildcards))
     return shard_runtime(wildcards, attempt, "compute_shapley", (passes, 0))
 
 
@@ -461,7 +472,7 @@ def metric_mem_mb(wildcards, attempt):
 
 
 def shapley_mem_mb(wildcards, attempt):
-    return _mem_mb(wildcards, attempt, (shapley_passes(config["metrics"]["shapley_bias"], _side(wildcards)), 0))
+    return _mem_mb(wildcards, attempt, (shapley_passes(SHAPLEY, _side(wildcards)), 0))
 
 
 def _images_for_estimate(dataset):
@@ -491,7 +502,7 @@ def score_targets():
     if not config["metrics"] or not config["explainers"]:
         return []
     tables = expand("results/{dataset}/scores.parquet", dataset=DATASETS)
-    if "shapley_bias" in config["metrics"]:
+    if metrics_needing(config, "shapley"):
         # the merged Shapley stores too: the scores read the Shapley shards, not the merged store
         tables += [f"results/{d}/shapley/{m}.zarr" for d, m in study(config)]
     return tables

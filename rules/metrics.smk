@@ -130,7 +130,7 @@ rule compute_shapley:
         "results/{dataset}/shapley/{model}.shards/{shard}.npz",
     params:
         precision=config["passes"]["precision"],
-        shapley=config["metrics"].get("shapley_bias", {}),
+        shapley=SHAPLEY,
         shard_size=config["shard_size"],
         seed=config["seed"],
         target=config["target"],
@@ -160,7 +160,7 @@ rule merge_shapley:
     output:
         directory("results/{dataset}/shapley/{model}.zarr"),
     params:
-        shapley=config["metrics"].get("shapley_bias", {}),
+        shapley=SHAPLEY,
     conda:
         "../envs/environment.yaml"
     log:

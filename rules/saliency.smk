@@ -114,7 +114,7 @@ rule blur_saliency:
     localrule: True
     run:
         # light (scipy on stored maps, no model): runs inside Snakemake's process
-        from heatcheck.analysis.sparsity import blur_shard
+        from heatcheck.derived import blur_shard
 
         blur_shard(input.source, input.array, output[0], params.blur)
 

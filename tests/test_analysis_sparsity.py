@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import zarr
 
-from heatcheck.analysis.sparsity import blur_maps, blur_params, blur_shard, gini, relevance_kde, sparsity_tables
+from heatcheck.analysis.sparsity import gini, relevance_kde, sparsity_tables
+from heatcheck.derived import blur_maps, blur_params, blur_shard
 from heatcheck.store import create_saliency, finalize_saliency, open_saliency
 
 

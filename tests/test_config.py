@@ -150,11 +150,11 @@ def test_a_model_trained_on_a_dataset_without_train_split_is_refused(cfg):
     assert "models.lenet.source = 'train'" in msg and "'inet'" in msg and "no train split" in msg
 
 
-def test_box_tables_match_the_registries():
-    from heatcheck.config import BOX_METRICS
-    from heatcheck.metrics import METRICS
+def test_box_metrics_are_those_whose_classes_need_boxes(cfg):
+    from heatcheck.config import box_metrics
 
-    assert sorted(BOX_METRICS) == sorted(n for n in METRICS.names() if METRICS.get(n).needs_boxes)
+    cfg["metrics"] = {"pointing_game": None, "deletion": None, "relevance_rank": None}
+    assert box_metrics(check_config(cfg)) == ["pointing_game", "relevance_rank"]
 
 
 def test_canonical_params_sort_keys_but_keep_the_order_of_names():
@@ -364,12 +364,11 @@ def test_primary_configurations_accepted(cfg):
 
 def test_primary_choices_are_the_metrics_own_configurations():
     """The config check's list comes from the metric classes' declaration (one source)."""
-    from heatcheck.metric_configs import CONFIGURATIONS, SEED_SUFFIX, config_keys
+    from heatcheck.metric_configs import SEED_SUFFIX, config_keys
     from heatcheck.metrics import METRICS, make_metric
 
     schema = load_schema()["properties"]["metrics"]["properties"]
-    assert sorted(CONFIGURATIONS) == sorted(n for n in METRICS.names() if METRICS.get(n).per_explainer)
-    for name in CONFIGURATIONS:
+    for name in (n for n in METRICS.names() if METRICS.get(n).per_explainer):
         params = {}
         check_config({"datasets": {"d": {"kind": "shapes"}}, "models": {"m": {"arch": "resnet8"}},
                       "explainers": {"grad": None, "edge": None}, "metrics": {name: params}})
@@ -507,14 +506,11 @@ def test_trust_settings_that_cannot_work_are_refused():
     assert "trust.randomization.layers must be given" in error({"randomization": {"explainers": ["grad"]}}, loaded)
 
 
-def test_curve_metrics_and_layer_counts_match_the_classes():
+def test_layer_counts_match_the_models():
     from heatcheck.archs import ARCHS
-    from heatcheck.config import CURVE_METRICS
-    from heatcheck.metrics import METRICS
     from heatcheck.models import MODELS, build_model
     from heatcheck.sanity import parametrized_layers
 
-    assert sorted(CURVE_METRICS) == sorted(n for n in METRICS.names() if METRICS.get(n).has_curves)
     for arch in MODELS.names():
         size = 64 if ARCHS[arch]["torchvision"] else 32
         assert len(parametrized_layers(build_model(arch, 7, size))) == ARCHS[arch]["layers"], arch

@@ -8,7 +8,7 @@ import pytest
 from heatcheck.archs import ARCHS
 from heatcheck.config import check_config
 from heatcheck.cost_report import main, report
-from heatcheck.costs import explainer_fb, explainer_passes, job_mem_mb, metric_passes, shapley_passes, study_passes
+from heatcheck.costs import explainer_fb, job_mem_mb, metric_passes, study_passes
 
 STUDY = {
     "shard_size": 4,
@@ -87,29 +87,6 @@ def test_unknown_image_count_is_shown_not_guessed(capsys, tmp_path):
     main([str(path), "--throughput", "vgg16=10", "--images", "100", "--train-images", "1000"])
     # 100 x (1/10 + 1/5) s of grad + 1000 x (1/10 + 1/5) s of training = 330 s
     assert f"| all |  | 1,100 | 1,100 | 5 | {330 / 3600:.3g} |" in capsys.readouterr().out
-
-
-def test_counts_match_the_explainers_and_metrics():
-    """The torch-free counts equal the classes' own ``passes_per_image``."""
-    from heatcheck.explainers import EXPLAINERS, make_explainer
-    from heatcheck.metrics import METRICS, make_metric
-    from heatcheck.models import build_model
-    from heatcheck.shapley import walk_passes
-
-    model = build_model("resnet8", 6, 32).eval()
-    cases = {"lrp": [{"rule": "epsilon"}, {"rule": "alpha_beta"}], "deepshap": [{"background_size": 8}],
-             "occlusion": [{}, {"window": 4, "stride": 2}]}
-    for name in EXPLAINERS.names():
-        for params in cases.get(name, [{}]):
-            kw = {"background": __import__("torch").zeros(8, 3, 32, 32)} if name == "deepshap" else {}
-            e = make_explainer(name, model, params, **kw)
-            own = e.passes_per_image(32) if name == "occlusion" else e.passes_per_image()
-            assert explainer_passes(name, params, 32) == own, name
-            assert sum(explainer_fb(name, params, 32)) == own
-    for name in METRICS.names():
-        params = {"explainers": None} if name == "masking_robustness" else {}
-        assert metric_passes(name, params, 32) == make_metric(name, params).passes_per_image(32), name
-    assert shapley_passes({"samples": 10, "cell": 4}, 32) == walk_passes(64, 10)
 
 
 def test_blurred_copies_are_scored_maps_too(study):
@@ -213,3 +190,10 @@ def test_the_report_cards_reruns_are_counted(study):
     # without any explainer named the check is off: nothing added
     stages = {r["stage"] for r in study_passes(check_config(copy.deepcopy(STUDY)))}
     assert not stages & {"randomized reruns", "noisy reruns", "noisy inputs"}
+
+
+def test_shapley_passes_are_the_walks_of_the_sampler():
+    from heatcheck.costs import shapley_passes
+    from heatcheck.shapley import walk_passes
+
+    assert shapley_passes({"samples": 10, "cell": 4}, 32) == walk_passes(64, 10)

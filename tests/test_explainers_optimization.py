@@ -64,7 +64,7 @@ def test_runs_on_lenet_and_counts_passes():
     explainer = _mp(model, steps=5, blur_sigma=None)
     maps = explainer.attribute(x, t)
     assert maps.shape == (3, 16, 16) and torch.isfinite(maps).all()
-    assert explainer.passes_per_image() == 10
+    assert explainer.passes_per_image(16) == 10
     assert all(p.grad is None for p in model.parameters())
     batched = EXPLAINERS.get("meaningful_perturbation")(model, batch_size=2, steps=5).attribute(x, t)
     torch.testing.assert_close(batched, maps, rtol=1e-4, atol=1e-4)

@@ -308,7 +308,7 @@ def test_registered_and_explains_a_lenet_batch(name, params):
     maps = e.attribute(x, torch.tensor([1, 5, 9]), index=torch.tensor([0, 1, 2]))
     assert maps.shape == (3, 32, 32) and maps.dtype == torch.float32
     assert torch.isfinite(maps).all() and maps.abs().sum() > 0
-    assert e.passes_per_image() > 0
+    assert e.passes_per_image(32) > 0
 
 
 def test_lime_segments_single_channel_images():

@@ -241,7 +241,7 @@ def test_deepshap_target_selection_and_batching():
     for i in range(4):
         torch.testing.assert_close(batch[i], explainer.attribute(x[i:i + 1], t[i:i + 1])[0], rtol=1e-4, atol=1e-6)
     assert not torch.allclose(explainer.attribute(x[:1], torch.tensor([1]))[0], batch[0])
-    assert explainer.passes_per_image() == 4 * 6
+    assert explainer.passes_per_image(32) == 4 * 6
     # shap's per-module activations are not left behind, the original model is untouched
     assert not any("x" in m._parameters or "y" in m._parameters for m in explainer._wrapper.modules())
     assert not any(m._forward_hooks or m._backward_hooks for m in model.modules())

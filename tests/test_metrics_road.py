@@ -7,7 +7,8 @@ import torch
 from torch import nn
 
 from heatcheck import HeatcheckError
-from heatcheck.costs import ROAD_PERCENTAGES, metric_passes
+from heatcheck.costs import metric_passes
+from heatcheck.metrics.road import ROAD_PERCENTAGES
 from heatcheck.metrics import METRICS, make_metric
 from heatcheck.metrics.road import noisy_linear_imputation, removal_masks
 
@@ -195,7 +196,7 @@ def test_schema_defaults_are_the_metric_defaults():
     import yaml
 
     from heatcheck.config import check_config
-    from heatcheck.costs import ROAD_NOISE
+    from heatcheck.metrics.road import ROAD_NOISE
 
     with open("config.yaml") as fh:
         cfg = yaml.safe_load(fh)

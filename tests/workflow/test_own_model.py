@@ -1,8 +1,11 @@
 """Your own model and data end to end through Snakemake: the real pretrained EfficientNet-Lite0 on
 scikit-image's photos (configs/photos.yaml, reduced), and a study mixing a factory model from a
-file, a torchvision architecture by name, a folder with masks and one with VOC boxes."""
+file, a torchvision architecture by name, a folder with masks and one with VOC boxes, and your own
+explainer and metric from a file in the study's folder (the README's plugin example)."""
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -88,6 +91,9 @@ def mixed(tmp_path_factory):
 
     work = tmp_path_factory.mktemp("mixed")
     (work / "mynet.py").write_text(NET)
+    # the README's plugin example, as a user's file next to the study (named relative to the
+    # working directory, where Snakemake runs)
+    (work / "my_methods.py").write_text((ROOT / "workflow" / "heatcheck" / "example_methods.py").read_text())
     namespace = {}
     exec(NET, namespace)  # the same module source, to write weights the factory must load
     torch.manual_seed(0)
@@ -114,14 +120,17 @@ def mixed(tmp_path_factory):
                     "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
             "flat": {"factory": f"{work / 'mynet.py'}:flat", "min_gain": 0.0},
         },
-        "explainers": {"gradcam": None},  # one explainer: the models and folders are what is tested
+        # a built-in and a plugin explainer, two built-in metrics and a plugin metric
+        "explainers": {"gradcam": None, "grad_power": {"class": "my_methods.py:GradPower", "power": 3}},
         "metrics": {"deletion": {"baselines": ["mean"], "granularities": ["pixel"], "steps": 4},
-                    "pointing_game": None},
+                    "pointing_game": None, "keep_top": {"class": "my_methods.py:KeepTop", "shares": [0.25]}},
         "analysis": {"bootstrap": 0, "blur": {"explainers": []}},
     }
     path = work / "mixed.yaml"
     path.write_text(yaml.safe_dump(cfg))
-    run_snakemake(work, path, "results/masked/scores.parquet", "results/boxed/scores.parquet")
+    run_snakemake(work, path, "results/masked/scores.parquet", "results/boxed/scores.parquet",
+                  "results/masked/tables/rankings.csv", "results/masked/figures/rankings.png",
+                  "results/masked/tables/inter_method.csv")
     return work, cfg
 
 
@@ -140,8 +149,10 @@ def test_mixed_models_and_folders(mixed):
     assert mine["mean"] == pytest.approx(list(g.attrs["mean"]))  # none given: the dataset's
     for d, models in (("masked", ["mine", "r18"]), ("boxed", ["mine"])):
         scores = pd.read_parquet(res / d / "scores.parquet")
-        assert sorted(scores.model.unique()) == models and set(scores.metric) == {"deletion", "pointing_game"}
-        assert len(scores) == 4 * len(models) * 2 and np.isfinite(scores.score).all()
+        assert sorted(scores.model.unique()) == models
+        assert set(scores.metric) == {"deletion", "pointing_game", "keep_top"}
+        assert set(scores.explainer) == {"gradcam", "grad_power"}
+        assert len(scores) == 4 * len(models) * 2 * 3 and np.isfinite(scores.score).all()
         assert set(scores.image_id) == set(zarr.open_group(str(res / d / "images.zarr"), mode="r")["eval/ids"][:])
 
 
@@ -157,3 +168,31 @@ def test_an_explainer_the_model_cannot_take_stops_before_any_shard(mixed):
     assert "explainers.cam is not applicable to model 'flat'" in out and "global average pooling" in out
     assert (work / "results/masked/models/flat.json").exists()  # the model's facts were written first
     assert not (work / "results/masked/logs/compute_saliency/flat").exists()  # no shard job started
+
+
+def test_your_own_explainer_and_metric_run_like_built_ins(mixed):
+    """The plugin explainer's maps are in the saliency arrays (its definition: |gradient|^3 >= 0),
+    the plugin metric's scores in the tables with its configuration and direction, both in the
+    rankings, the inter-method table, the figure and the cost report."""
+    work, cfg = mixed
+    res = work / "results" / "masked"
+    maps = zarr.open_array(str(res / "saliency" / "mine" / "grad_power.zarr"), mode="r")
+    assert maps.shape == (4, 32, 32) and maps.attrs["params"]["power"] == 3
+    assert np.isfinite(maps[:]).all() and (maps[:] >= 0).all() and maps[:].max() > 0
+    scores = pd.read_parquet(res / "scores.parquet")
+    top = scores[scores.metric == "keep_top"]
+    assert set(top.config) == {"0.25"} and top.higher_is_better.all() and top.score.between(0, 1).all()
+    assert len(top) == 4 * 2 * 2  # images x models x explainers
+    assert set(scores.loc[scores.explainer == "grad_power", "metric"]) == {"deletion", "pointing_game", "keep_top"}
+    ranks = pd.read_csv(res / "tables" / "rankings.csv")
+    assert {"keep_top", "deletion"} <= set(ranks.metric) and set(ranks.explainer) == {"gradcam", "grad_power"}
+    inter = pd.read_csv(res / "tables" / "inter_method.csv")
+    assert "keep_top" in set(inter.astype(str).stack())
+    assert (res / "figures" / "rankings.png").stat().st_size > 0
+    proc = subprocess.run([sys.executable, "-m", "heatcheck.cost_report", str(work / "mixed.yaml"), "--images", "4"],
+                          cwd=work,
+                          capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    # GradPower declares one forward and one backward per image, KeepTop one forward per share and map
+    assert "| masked | mine | saliency | grad_power | 1 | 1 | 4 | 4 | 4 | 1 | ? |" in proc.stdout
+    assert "| masked | mine | metrics | keep_top | 1 | 0 | 8 | 8 | 0 | 2 | ? |" in proc.stdout

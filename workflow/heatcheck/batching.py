@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-import torch
-from torch import nn
 
+from .lazy import nn, no_grad, torch  # noqa: F401  (nn: annotations)
 from .costs import scaled  # noqa: F401  (re-exported: explainers and metrics use it)
 
 
@@ -22,7 +21,7 @@ def batched(fn: Callable[[torch.Tensor], torch.Tensor], inputs: torch.Tensor, ba
     return torch.cat([fn(inputs[i:i + batch_size]) for i in range(0, len(inputs), batch_size)])
 
 
-@torch.no_grad()
+@no_grad
 def target_scores(model: nn.Module, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int,
                   softmax: bool = True) -> torch.Tensor:
     """Target-class probability (or logit) of many inputs, batched: (N,) for (N, C, H, W).

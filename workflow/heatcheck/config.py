@@ -15,10 +15,11 @@ import yaml
 
 from . import HeatcheckError
 from .archs import ARCHS
-from .derived import CONTROLS, NOISY, RANDOMIZED, derived_name
-from .costs import blur_kernel, image_side, occlusion_geometry, region_side, shapley_cell, shapley_players
-from .metric_configs import CONFIGURATIONS, config_keys, primary_choices, subset_size
+from .costs import blur_kernel, image_side, shapley_cell, shapley_players
+from .derived import BLUR, NOISY, RANDOMIZED, derived_name
+from .metric_configs import config_keys, primary_choices, subset_size
 from .model_specs import check_models
+from .plugins import GROUPS, entry_points, is_plugin, method_class, registry
 
 SCHEMA_PATH = Path(__file__).resolve().parents[1] / "schemas" / "config.schema.yaml"
 #: the study when no config file is given (read from the working directory, where Snakemake's
@@ -27,8 +28,44 @@ DEFAULT_STUDY = "config.yaml"
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 
 
-def load_schema() -> dict:
-    return load_yaml(SCHEMA_PATH)
+#: the config sections whose entries are method classes (:mod:`heatcheck.methods`)
+METHOD_SECTIONS = ("explainers", "metrics")
+
+
+def load_schema(config: dict | None = None) -> dict:
+    """The config's JSON schema: the static file's (datasets, models, analysis, ...) with the
+    ``explainers`` and ``metrics`` sections generated from the classes' declarations
+    (:meth:`heatcheck.methods.Method.schema`): every built-in, and the plugins ``config`` names
+    (a ``class:`` import path or an installed entry point), whose entries also take ``class``."""
+    schema = load_yaml(SCHEMA_PATH)
+    for section in METHOD_SECTIONS:
+        builtins = registry(section)[0]
+        props = {name: builtins.get(name).schema() for name in builtins.names()}
+        entries = (config or {}).get(section)
+        for name, params in (entries.items() if isinstance(entries, dict) else ()):
+            if is_plugin(section, name, params):  # other unknown names: the schema lists the valid ones
+                props[name] = _plugin_schema(section, name, params)
+        sub = schema["properties"][section]
+        sub["properties"] = props
+        sub["additionalProperties"] = False
+    # the sparsity study's blurred copies are scored by the metrics that score one map at a time
+    # (not those that compare explainers or need the explainer rerun on other images)
+    metrics = schema["properties"]["metrics"]["properties"]
+    blur = schema["properties"]["analysis"]["properties"]["blur"]["properties"]["metrics"]
+    blur["items"] = {"enum": [m for m in metrics if _scores_one_map(m, (config or {}).get("metrics", {}).get(m))]}
+    return schema
+
+
+def _scores_one_map(metric: str, params) -> bool:
+    cls = method_class("metrics", metric, params if isinstance(params, dict) else None)
+    return cls.per_explainer and not cls.needs_reruns
+
+
+def _plugin_schema(section: str, name: str, params) -> dict:
+    """A plugin entry's schema: its class's declaration, plus the ``class`` key naming it."""
+    out = method_class(section, name, params if isinstance(params, dict) else None).schema()
+    out["properties"]["class"] = {"type": "string", "description": "import path of the class"}
+    return out
 
 
 def load_yaml(path) -> object:
@@ -165,7 +202,13 @@ def _describe(error: jsonschema.ValidationError) -> str:
         allowed = _allowed_keys(error.schema)
         extra = sorted(set(error.instance) - set(allowed))
         names = ", ".join(f"{where}.{k}" if error.absolute_path else k for k in extra)
-        return f"unknown config key {names}; valid keys here: {', '.join(allowed) or '(none)'}"
+        msg = f"unknown config key {names}; valid keys here: {', '.join(allowed) or '(none)'}"
+        if list(error.absolute_path) in ([s] for s in METHOD_SECTIONS):  # a method's name
+            section = error.absolute_path[0]
+            msg += (f"; or a plugin: an entry with class: 'package.module:Class' (or 'file.py:Class'), or the "
+                    f"name of an installed entry point of group {GROUPS[section]} (installed: "
+                    f"{', '.join(entry_points(section)) or 'none'})")
+        return msg
     if v == "enum":
         return (f"config key {where} = {error.instance!r} is not a valid choice; "
                 f"valid choices: {', '.join(map(str, error.validator_value))}")
@@ -215,7 +258,7 @@ def check_config(config: dict) -> dict:
             for name, params in section.items():
                 if params is None:
                     section[name] = {}
-    validator = _Validator(load_schema())
+    validator = _Validator(load_schema(config))
     errors = sorted(validator.iter_errors(config), key=lambda e: (len(e.absolute_path), str(e.absolute_path)))
     if errors:
         # prefer the deepest error along the first offending path: it names the precise key
@@ -225,15 +268,43 @@ def check_config(config: dict) -> dict:
     return config
 
 
-#: metrics that need object boxes (masks too, where there are any; torch-free copy of
-#: ``Metric.needs_boxes``, checked by the tests)
-BOX_METRICS = ("pointing_game", "relevance_mass", "relevance_rank")
-#: metrics that keep curves besides their scores (torch-free copy of ``Metric.has_curves``,
-#: checked by the tests): merged into ``curves/{metric}/...zarr`` by merge_curves
-CURVE_METRICS = ("insertion", "deletion", "road_morf", "road_lerf")
+def metric_class(config: dict, metric: str) -> type:
+    """The class of ``metrics.<metric>`` (built in or a plugin)."""
+    return method_class("metrics", metric, config["metrics"][metric])
+
+
+def explainer_class(config: dict, explainer: str) -> type:
+    """The class of ``explainers.<explainer>`` (built in or a plugin)."""
+    return method_class("explainers", explainer, config["explainers"][explainer])
+
+
+def metrics_needing(config: dict, need: str) -> list[str]:
+    """The study's metrics whose classes declare ``need`` (:data:`heatcheck.methods.NEEDS`)."""
+    return [m for m in config.get("metrics", {}) if need in metric_class(config, m).needs]
+
+
+def box_metrics(config: dict) -> list[str]:
+    """The study's metrics that need object boxes (masks too, where there are any)."""
+    return metrics_needing(config, "boxes")
+
+
+def shapley_settings(config: dict) -> dict:
+    """The settings of the study's Shapley values (``compute_shapley``): ``metrics.shapley_bias``'s
+    (its samples, cell, antithetic, output), its class's defaults where the study does not score
+    it but another metric needs the values; keys sorted (:func:`canonical`: they are a job's params)."""
+    from .metrics.objectiveness import ShapleyBias
+
+    return canonical(ShapleyBias.fill(config.get("metrics", {}).get("shapley_bias")))
+
+
+def curve_metrics(config: dict) -> list[str]:
+    """The study's metrics that keep curves besides their scores (``has_curves``): merged into
+    ``curves/{metric}/...zarr`` by merge_curves."""
+    return [m for m in config.get("metrics", {}) if metric_class(config, m).has_curves]
 
 
 def _cross_check(config: dict) -> None:
+    _check_declarations(config)
     _check_box_metrics(config)
     blur_explainers(config)
     models = config["models"]
@@ -253,6 +324,27 @@ def _cross_check(config: dict) -> None:
         _check_sizes(config, dname, image_side(dspec))
 
 
+def _check_declarations(config: dict) -> None:
+    """Every method entry's class must answer its declaration (passes and limits for each
+    dataset's side): a plugin's mistakes stop here, naming the entry, not in a job."""
+    sides = sorted({image_side(d) for d in config["datasets"].values()})
+    for section in METHOD_SECTIONS:
+        for name, params in config.get(section, {}).items():
+            cls = method_class(section, name, params)
+            filled = cls.fill(params)
+            for side in sides:
+                try:
+                    fwd, bwd = cls.passes(filled, side)
+                    float(fwd), float(bwd), list(cls.limits(filled, side))
+                    if section == "metrics" and cls.per_explainer:
+                        [cls.config_key(c) for c in cls.configs(filled)]
+                except Exception as exc:  # a plugin's declaration that does not answer
+                    raise HeatcheckError(
+                        f"config key {section}.{name}: {cls.__module__}.{cls.__qualname__}'s declaration fails for "
+                        f"{side}-px images with parameters {filled} ({type(exc).__name__}: {exc}); a method class "
+                        f"declares passes(params, side) -> (forward, backward) per image") from None
+
+
 def _check_names(key: str, names, valid) -> None:
     unknown = [n for n in names if n not in valid]
     if unknown:
@@ -265,7 +357,7 @@ def _check_metric_settings(config: dict) -> None:
     """Settings that make a metric score nothing, or name what the study does not have."""
     metrics, explainers = config.get("metrics", {}), config.get("explainers", {})
     for m, params in metrics.items():
-        if m in CONFIGURATIONS and not config_keys(m, params):
+        if metric_class(config, m).per_explainer and not config_keys(m, params):
             raise HeatcheckError(f"config key metrics.{m} scores no configuration with its parameters "
                                  f"{params}; keep at least one (average_drop: real: true, or percentiles)")
     if "masking_robustness" in metrics:
@@ -316,34 +408,16 @@ def _check_datasets(config: dict) -> None:
 
 def _size_limits(config: dict, side: int) -> list[tuple[str, int, int, str, str]]:
     """(key, value, largest allowed, what that is, why) of each size parameter of the study for
-    images of ``side`` pixels; a parameter left at null is checked at the value it takes there."""
-    ex, me = config.get("explainers", {}), config.get("metrics", {})
-    pixels, edge = side * side, "the image side"
+    images of ``side`` pixels (each method class's :meth:`~heatcheck.methods.Method.limits`); a
+    parameter left at null is checked at the value it takes there."""
     out = []
-    if "occlusion" in ex:
-        window, stride = occlusion_geometry(ex["occlusion"], side)
-        out += [("explainers.occlusion.window", window, side, edge, ""),
-                ("explainers.occlusion.stride", stride, window, "the window",
-                 "pixels between windows would never be occluded")]
-    if "rise" in ex:
-        out.append(("explainers.rise.grid", ex["rise"]["grid"], side, edge, "a cell would be smaller than a pixel"))
-    if "lime" in ex:
-        out.append(("explainers.lime.segments", ex["lime"]["segments"], pixels, "the pixels", ""))
-    for m in ("insertion", "deletion"):
-        if m in me:
-            p = me[m]
-            if "region" in p["granularities"]:
-                out.append((f"metrics.{m}.region", region_side(p["region"], side), side, edge, ""))
-            if "blur" in p["baselines"]:
-                out.append((f"metrics.{m}.blur_kernel", blur_kernel(p["blur_kernel"], side), side, edge, ""))
-            if p["step_pixels"] and "pixel" in p["granularities"]:
-                out.append((f"metrics.{m}.step_pixels", p["step_pixels"], pixels - 1, "the pixels minus 1",
-                            "one step would perturb the whole image"))
-    if "shapley_bias" in me:
-        out.append(("metrics.shapley_bias.cell", shapley_cell(me["shapley_bias"], side), side - 1,
-                    "the image side minus 1", "one cell would be the whole image, a single player"))
+    for section in METHOD_SECTIONS:
+        for name, params in config.get(section, {}).items():
+            cls = method_class(section, name, params)
+            out += [(f"{section}.{name}.{key}", *rest) for key, *rest in cls.limits(cls.fill(params), side)]
     if blur_explainers(config):
-        out.append(("analysis.blur.kernel", blur_kernel(config["analysis"]["blur"]["kernel"], side), side, edge, ""))
+        out.append(("analysis.blur.kernel", blur_kernel(config["analysis"]["blur"]["kernel"], side), side,
+                    "the image side", ""))
     return out
 
 
@@ -372,7 +446,7 @@ def _check_box_metrics(config: dict) -> None:
     and keeps the skip-with-a-warning of a box-less store)."""
     from .data import DATASETS, kind_facts
 
-    for metric in (m for m in config.get("metrics", {}) if m in BOX_METRICS):
+    for metric in box_metrics(config):
         for dname, dspec in config["datasets"].items():
             why = kind_facts(dspec).no_boxes
             if why:
@@ -383,15 +457,11 @@ def _check_box_metrics(config: dict) -> None:
                     f"from metrics, or study it on a dataset with boxes (kinds {', '.join(with_boxes)})")
 
 
-#: explainers blurred by default in the sparsity study: the sparse gradient maps (section 4.4)
-GRADIENT_MAPS = ("grad", "gradient_x_input", "guided_backprop", "integrated_gradients", "smoothgrad")
-
-
 def blur_explainers(config: dict) -> list[str]:
     """Explainers whose maps get a blurred copy ``{explainer}+blur`` (validated config)."""
     chosen = config.get("analysis", {}).get("blur", {}).get("explainers")
-    if chosen is None:
-        return [e for e in config.get("explainers", {}) if e in GRADIENT_MAPS]
+    if chosen is None:  # the sparse pixel-level maps, by their classes' declaration (``sparse``)
+        return [e for e in config.get("explainers", {}) if explainer_class(config, e).sparse]
     _check_names("analysis.blur.explainers", chosen, list(config.get("explainers", {})))
     return list(chosen)
 
@@ -408,7 +478,7 @@ def metric_explainers(config: dict, metric: str, model: str | None = None) -> li
     derived = [] if model is None else [
         name for kind, names in trust_arrays(config, model).items() if metric not in TRUST_SKIPS[kind]
         for name in names]
-    return originals + [f"{e}+blur" for e in blur_explainers(config) if metric in blurred] + derived
+    return originals + [derived_name(e, BLUR) for e in blur_explainers(config) if metric in blurred] + derived
 
 
 # --- the report card's reruns (heatcheck.analysis.trust) ---------------------------------------
@@ -428,7 +498,7 @@ def trust_explainers(config: dict, kind: str) -> list[str]:
     chosen = config.get("trust", {}).get(section, {}).get("explainers")
     explainers = list(config.get("explainers", {}))
     if chosen is None:
-        return [e for e in explainers if e not in CONTROLS]
+        return [e for e in explainers if not explainer_class(config, e).model_free]
     _check_names(f"trust.{section}.explainers", chosen, explainers)
     return list(chosen)
 

@@ -1,7 +1,9 @@
 """How many forward-equivalent passes each stage makes, without importing torch.
 
 Used for cluster resource estimates in the rules and by the dry-run cost report. A backward pass
-counts as one forward pass.
+counts as one forward pass. The explainers' and metrics' counts are their classes' own
+declarations (``passes(params, side)``, :mod:`heatcheck.methods`), read here for any config
+entry, built in or a plugin.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 import math
 
 from .archs import ARCHS
+from .derived import HALFMASKED, KINDS
 
 
 def scaled(value: int | None, size: int, at_224: int, minimum: int = 1) -> int:
@@ -20,18 +23,12 @@ def scaled(value: int | None, size: int, at_224: int, minimum: int = 1) -> int:
 
 def shapley_cell(params: dict, side: int) -> int:
     """Shapley player side: ``cell`` if set, else pixels up to 64 px and side/32 above."""
-    return int(params["cell"]) if params.get("cell") else (1 if side <= 64 else max(1, round(side / 32)))
+    return int(params["cell"]) if params["cell"] else (1 if side <= 64 else max(1, round(side / 32)))
 
 
 def shapley_players(params: dict, side: int) -> int:
     """Players (cells) of the Shapley values of ``side``-px images."""
     return (-(-side // shapley_cell(params, side))) ** 2
-
-
-def occlusion_geometry(params: dict, side: int) -> tuple[int, int]:
-    """Occlusion window and stride on ``side``-px images: given, or the first paper's 8 px at
-    224 px scaled (at least 2)."""
-    return scaled(params.get("window"), side, 8, 2), scaled(params.get("stride"), side, 8, 2)
 
 
 def region_side(value: int | None, side: int) -> int:
@@ -46,34 +43,14 @@ def blur_kernel(value: int | None, side: int) -> int:
 
 
 def explainer_fb(name: str, params: dict, side: int) -> tuple[float, float]:
-    """Forward and backward passes per image of explainer ``name`` with ``params`` on ``side``-px
-    images (the same counts as the explainers' ``passes_per_image``, which add the two)."""
-    p = params or {}
-    if name in ("random", "edge"):
-        return 0.0, 0.0
-    if name == "cam":
-        return 1.0, 0.0
-    if name in ("grad", "gradient_x_input", "guided_backprop", "gradcam"):
-        return 1.0, 1.0
-    if name == "lrp":  # forward, then per layer a re-run per modified weight set and its gradient
-        sets = 1 if p.get("rule", "epsilon") == "epsilon" else 4
-        return 1.0 + sets, float(sets)
-    if name == "integrated_gradients":
-        return (float(p.get("steps", 50)),) * 2
-    if name == "smoothgrad":
-        return (float(p.get("samples", 10)),) * 2
-    if name == "deepshap":  # image copies + references, for every background image
-        return (2.0 * p.get("background_size", 64),) * 2
-    if name == "lime":
-        return float(p.get("samples", 1000)), 0.0
-    if name == "rise":
-        return float(p.get("masks", 5000)), 0.0
-    if name == "meaningful_perturbation":
-        return (float(p.get("steps", 300)),) * 2
-    if name == "occlusion":
-        w, s = occlusion_geometry(p, side)
-        return float((math.ceil(max(side - w, 0) / s) + 1) ** 2 + 1), 0.0
-    raise KeyError(name)
+    """Forward and backward passes per image of config entry ``explainers.<name>`` with ``params``
+    on ``side``-px images: its class's declaration (``passes``), the parameters filled with the
+    class's defaults."""
+    from .plugins import method_class
+
+    cls = method_class("explainers", name, params)
+    fwd, bwd = cls.passes(cls.fill(params), side)
+    return float(fwd), float(bwd)
 
 
 def explainer_passes(name: str, params: dict, side: int) -> float:
@@ -84,12 +61,6 @@ def explainer_passes(name: str, params: dict, side: int) -> float:
 def seconds_per_pass(side: int) -> float:
     """A conservative CPU estimate of one forward pass of one image (ResNet-50 at 224 px: ~0.12 s)."""
     return 0.125 * (side / 224) ** 2
-
-
-#: ROAD's default removal percentages and imputation noise (sigma on [0, 1] images), read by the
-#: metric and by the pass counts
-ROAD_PERCENTAGES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
-ROAD_NOISE = 0.01
 
 
 def pixel_steps(n_pixels: int, steps: int | None = None, step_pixels: int | None = None) -> tuple[int, int]:
@@ -104,39 +75,28 @@ def curve_steps(params: dict, side: int, granularity: str) -> int:
     """Curve points after the start (K; the curve has K + 1) of insertion/deletion with
     ``params`` at ``granularity`` (``pixel`` or ``region``) on ``side``-px images. ``region``
     records a point at each of the ``steps`` fractions; ``pixel`` one per step (:func:`pixel_steps`)."""
-    p = params or {}
-    steps = int(p.get("steps", 100))
+    steps = int(params["steps"])
     if granularity == "region":
         return steps
-    return pixel_steps(side * side, steps, p.get("step_pixels"))[1]
+    return pixel_steps(side * side, steps, params["step_pixels"])[1]
 
 
 def metric_passes(name: str, params: dict, side: int) -> float:
-    """Forward passes per image (and saliency map) of metric ``name`` with ``params``; metrics
-    make no backward pass. The second paper's Shapley values (:func:`shapley_passes`) and the
-    masking-robustness reruns (explainer passes on 4 copies) are stages of their own."""
-    p = params or {}
-    if name == "average_drop":
-        return 1.0 + p.get("real", True) + len(p.get("percentiles", [50, 70, 75, 80, 85, 90]))
-    if name in ("insertion", "deletion"):
-        n_base = sum(p.get("uniform_seeds", 5) if b == "uniform" else 1
-                     for b in p.get("baselines", ["mean", "blur", "uniform"]))
-        return float(n_base * sum(curve_steps(p, side, g) + 1 for g in p.get("granularities", ["pixel", "region"])))
-    if name == "unexplainable_features":
-        return 1.0 + len(p.get("taus", [0.05, 0.1]))
-    if name in ("road_morf", "road_lerf"):
-        return float(len(p.get("percentages", ROAD_PERCENTAGES)))
-    if name in ("pointing_game", "shapley_bias", "masking_robustness", "mutual_verification",
-                "relevance_mass", "relevance_rank"):
-        return 0.0
-    raise KeyError(name)
+    """Forward passes per image (and saliency map) of config entry ``metrics.<name>`` with
+    ``params``: its class's declaration; metrics make no backward pass. The second paper's Shapley
+    values (:func:`shapley_passes`) and the masking-robustness reruns (explainer passes on 4
+    copies) are stages of their own."""
+    from .plugins import method_class
+
+    cls = method_class("metrics", name, params)
+    return float(sum(cls.passes(cls.fill(params), side)))
 
 
 def shapley_passes(params: dict, side: int) -> float:
     """Forward passes per image of the sampled Shapley values: ``samples * (P - 1) + 2`` for P
     players (``heatcheck.shapley.walk_passes``)."""
     players = shapley_players(params, side)
-    return float(int(params.get("samples", 1000)) * (players - 1) + 2)
+    return float(int(params["samples"]) * (players - 1) + 2)
 
 
 #: forward passes per image of one noisy copy (:func:`heatcheck.sanity.minor_input_noise`): the
@@ -144,7 +104,7 @@ def shapley_passes(params: dict, side: int) -> float:
 NOISE_PASSES = 2.0
 
 #: copies per image the masking-robustness metric reruns each explainer on (the four half masks)
-HALF_MASKS = 4
+HALF_MASKS = KINDS[HALFMASKED].copies
 
 #: memory (MB) a shard job needs beyond a bare model process: the store, zarr, the maps and the
 #: method's code. Measured as for ``archs.ARCHS[...]["memory"]``: the real job functions
@@ -241,13 +201,17 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
         (maps for metrics: images x explainers scored), ``jobs`` (Snakemake shard jobs), and
         ``fwd_total``/``bwd_total`` (None where the number of images is unknown).
     """
-    from .config import metric_explainers, noise_copies, trust_arrays
+    from .config import metric_explainers, noise_copies, shapley_settings, trust_arrays
     from .derived import NOISY, RANDOMIZED, parse_derived
     from .metric_configs import primary_params
     from .model_specs import model_label
+    from .plugins import method_class
 
     rows = []
     explainers, metrics = config.get("explainers", {}), config.get("metrics", {})
+    needs = {need: [m for m, p in metrics.items() if need in method_class("metrics", m, p).needs]
+             for need in ("reruns", "shapley", "features")}
+    compares = [m for m, p in metrics.items() if not method_class("metrics", m, p).per_explainer]
     for dname, dspec in config["datasets"].items():
         n_eval, n_train = dataset_images(dspec, config.get("max_eval"))
         n_eval = (images.get(dname) if isinstance(images, dict) else images) or n_eval
@@ -269,11 +233,11 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
                 add("training", f"{epochs} epochs", (float(epochs), float(epochs)), n_train, 1)
             for e, p in explainers.items():
                 add("saliency", e, explainer_fb(e, p, side), n_eval, shards)
-            if "masking_robustness" in metrics:
-                for e in metric_explainers(config, "masking_robustness"):
-                    fb = explainer_fb(e, explainers[e], side)
-                    add("masking reruns", f"{e} x{HALF_MASKS}", (HALF_MASKS * fb[0], HALF_MASKS * fb[1]),
-                        n_eval, shards)
+            # one set of reruns, Shapley values and feature scale per model, whichever metrics read them
+            rerun = dict.fromkeys(e for m in needs["reruns"] for e in metric_explainers(config, m))
+            for e in rerun:
+                fb = explainer_fb(e, explainers[e], side)
+                add("masking reruns", f"{e} x{HALF_MASKS}", (HALF_MASKS * fb[0], HALF_MASKS * fb[1]), n_eval, shards)
             trust = trust_arrays(config, model)
             for name in trust[RANDOMIZED] + trust[NOISY]:  # the report card's reruns
                 base, kind, k = parse_derived(name)
@@ -282,13 +246,13 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
                 add("noisy inputs", f"{len(noise_copies(config))} copies",
                     (NOISE_PASSES * len(noise_copies(config)), 0.0), n_eval, shards * len(noise_copies(config))
                     if shards is not None else None)
-            if "shapley_bias" in metrics:
-                add("shapley", f"{metrics['shapley_bias']['samples']} walks", (shapley_passes(metrics["shapley_bias"], side), 0.0),
-                    n_eval, shards)
-            if "unexplainable_features" in metrics:
+            if needs["shapley"]:
+                shap = shapley_settings(config)
+                add("shapley", f"{shap['samples']} walks", (shapley_passes(shap, side), 0.0), n_eval, shards)
+            if needs["features"]:
                 add("feature scale", "alpha", (1.0, 0.0), n_eval, 1)
             for m, p in metrics.items():
-                if m == "mutual_verification":
+                if m in compares:
                     add("metrics", m, (0.0, 0.0), n_eval, 1)
                     continue
                 scored = metric_explainers(config, m)  # the sparsity study's blurred copies included

@@ -57,10 +57,10 @@ def _call(fn_name: str, threads: int, logfile, *args, own_process: bool = False,
 
 
 def compute_saliency(input, output, params, wildcards, threads, log, config) -> None:
-    from .explainers import EXPLAINERS
-    from .shards import split_variant
+    from .plugins import method_class
+    from .derived import split_variant
 
-    cls = EXPLAINERS.get(split_variant(wildcards.explainer)[0])
+    cls = method_class("explainers", split_variant(wildcards.explainer)[0], params.explainer)
     _call("heatcheck.saliency.compute_shard", threads, _log(log), input.store, input.model, input.array,
           wildcards.explainer, params.explainer, int(wildcards.shard), params.shard_size,
           own_process=cls.traces_model, max_eval=config["max_eval"], seed=params.seed,

@@ -1,9 +1,10 @@
 """What a metric's parameters expand into, torch-free: its configurations and their names.
 
-The metric classes return these (``Metric.configurations``, ``Metric.config_key``), so the
-``config`` column of the score tables, the analyses that average the uniform-baseline seeds and
-the config check of ``analysis.primary`` (run by the Snakefile, which never imports torch) read
-one declaration.
+The built-in metric classes declare their configurations with these (``Metric.configs``,
+``Metric.config_key``), so the ``config`` column of the score tables, the analyses that average
+the uniform-baseline seeds and the config check of ``analysis.primary`` (run by the Snakefile,
+which never imports torch) read one declaration. Parameters are filled with the classes'
+declared defaults (``Metric.fill``) before they get here.
 """
 
 from __future__ import annotations
@@ -30,17 +31,15 @@ def default_key(cfg: dict) -> str:
 
 def average_drop(params: dict) -> list[dict]:
     """``real`` (the map itself), then the map binarized at each of ``percentiles``."""
-    real = [{"binarize": "real"}] if params.get("real", True) else []
-    return real + [{"binarize": f"p{int(q) if float(q).is_integer() else q}"}
-                   for q in params.get("percentiles", [50, 70, 75, 80, 85, 90])]
+    real = [{"binarize": "real"}] if params["real"] else []
+    return real + [{"binarize": f"p{int(q) if float(q).is_integer() else q}"} for q in params["percentiles"]]
 
 
 def pixel_perturbation(params: dict) -> list[dict]:
     """Insertion / deletion: granularity x baseline, the uniform baseline once per seed."""
     out = []
-    for gran, base in itertools.product(params.get("granularities", ["pixel", "region"]),
-                                        params.get("baselines", ["mean", "blur", "uniform"])):
-        seeds = range(int(params.get("uniform_seeds", 5))) if base == "uniform" else [0]
+    for gran, base in itertools.product(params["granularities"], params["baselines"]):
+        seeds = range(int(params["uniform_seeds"])) if base == "uniform" else [0]
         out += [{"baseline": base, "granularity": gran, "seed": s} for s in seeds]
     return out
 
@@ -52,7 +51,7 @@ def pixel_perturbation_key(cfg: dict) -> str:
 
 
 def shapley_bias_ks(params: dict) -> list:
-    return list(params.get("ks", list(DEFAULT_KS)))
+    return list(params["ks"])
 
 
 def shapley_bias(params: dict) -> list[dict]:
@@ -61,7 +60,7 @@ def shapley_bias(params: dict) -> list[dict]:
 
 
 def unexplainable_features_taus(params: dict) -> list[float]:
-    return [float(t) for t in params.get("taus", list(DEFAULT_TAUS))]
+    return [float(t) for t in params["taus"]]
 
 
 def unexplainable_features(params: dict) -> list[dict]:
@@ -70,24 +69,6 @@ def unexplainable_features(params: dict) -> list[dict]:
 
 def masking_robustness(params: dict) -> list[dict]:
     return [{"half": h} for h in HALVES]
-
-
-#: metric -> (configurations from its parameters, name of a configuration); mutual verification
-#: has none of its own: its per-image table has one column per other explainer
-#: (``heatcheck.scoring.mutual_verification_tables``)
-CONFIGURATIONS = {
-    "average_drop": (average_drop, default_key),
-    "insertion": (pixel_perturbation, pixel_perturbation_key),
-    "deletion": (pixel_perturbation, pixel_perturbation_key),
-    "pointing_game": (lambda params: [{}], default_key),
-    "shapley_bias": (shapley_bias, default_key),
-    "unexplainable_features": (unexplainable_features, default_key),
-    "masking_robustness": (masking_robustness, default_key),
-    "road_morf": (lambda params: [{"order": "morf"}], default_key),
-    "road_lerf": (lambda params: [{"order": "lerf"}], default_key),
-    "relevance_mass": (lambda params: [{}], default_key),
-    "relevance_rank": (lambda params: [{}], default_key),
-}
 
 
 #: configurations used when a metric is one column among others (inter-method reliability,
@@ -104,7 +85,7 @@ def primary_params(metric: str, params: dict, overrides: dict | None = None) -> 
     granularity pairs). A metric whose primary is the mean of its configurations keeps them all.
     """
     choice = str({**PRIMARY, **(overrides or {})}.get(metric, "mean"))
-    keys = [SEED_SUFFIX.sub("", k) for k in config_keys(metric, params)] if metric in CONFIGURATIONS else []
+    keys = [SEED_SUFFIX.sub("", k) for k in config_keys(metric, params)]
     if choice == "mean" or choice not in keys:
         return dict(params)
     p = dict(params)
@@ -120,11 +101,14 @@ def primary_params(metric: str, params: dict, overrides: dict | None = None) -> 
 
 def config_keys(metric: str, params: dict, explainers=()) -> list[str]:
     """Names of the configurations metric ``metric`` scores with ``params`` (the ``config`` column
-    of its score table); for ``mutual_verification``, the ``explainers`` it compares with."""
-    if metric == "mutual_verification":
+    of its score table; its class's declaration); for a metric that compares explainers
+    (``per_explainer`` false: mutual verification), the ``explainers`` it compares with."""
+    from .plugins import method_class
+
+    cls = method_class("metrics", metric, params)
+    if not cls.per_explainer:
         return list(explainers)
-    configurations, key = CONFIGURATIONS[metric]
-    return [key(c) for c in configurations(params or {})]
+    return [cls.config_key(c) for c in cls.configs(cls.fill(params))]
 
 
 def primary_choices(metric: str, params: dict, explainers=()) -> list[str]:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from . import HeatcheckError
 from .archs import ARCHS
+from .plugins import is_file as is_file_factory, split_import as split_factory  # noqa: F401  (re-exported)
 
 #: the keys that say where a model comes from (exactly one per entry)
 ORIGINS = ("arch", "torchvision", "timm", "factory", "torchscript")
@@ -31,18 +32,6 @@ def model_label(spec: dict) -> str:
     """A short name of what the entry builds: ``resnet8``, ``torchvision:resnet18``, ..."""
     key, value = origin(spec)
     return value if key == "arch" else f"{key}:{value}"
-
-
-def split_factory(text: str) -> tuple[str, str]:
-    """``"path/to/file.py:build"`` or ``"package.module:build"`` -> (module or file, function)."""
-    where, sep, name = str(text).rpartition(":")
-    if not sep or not where or not name.isidentifier():
-        raise ValueError(text)
-    return where, name
-
-
-def is_file_factory(where: str) -> bool:
-    return where.endswith(".py") or "/" in where or "\\" in where
 
 
 def model_files(spec: dict) -> list[str]:
@@ -110,10 +99,13 @@ def check_model(name: str, spec: dict) -> None:
 
 def check_models(config: dict) -> None:
     """:func:`check_model` on every entry, then what needs the datasets too: a model trained on a
-    dataset without a train split, CAM on a built-in without global average pooling + one linear
+    dataset without a train split, an explainer that needs global average pooling (CAM) on a built-in without + one linear
     layer (user models: checked by ``init_saliency`` from the facts ``load_model`` writes)."""
     from .data import kind_facts
+    from .plugins import method_class
 
+    gap_fc_explainers = [e for e, p in config.get("explainers", {}).items()
+                         if method_class("explainers", e, p).needs_gap_fc]
     for name, spec in config["models"].items():
         check_model(name, spec)
     for dname, dspec in config["datasets"].items():
@@ -128,8 +120,9 @@ def check_models(config: dict) -> None:
                     f"{dspec['kind']!r}) has no train split; load a trained model instead (source: "
                     f"pretrained, torchvision, timm, factory or torchscript), or remove {m!r} from "
                     f"datasets.{dname}.models")
-            if "cam" in config.get("explainers", {}) and spec.get("arch") and not ARCHS[spec["arch"]]["gap_fc"]:
-                raise HeatcheckError(
-                    f"config key explainers.cam is not applicable to model {m!r} "
-                    f"(arch {spec['arch']!r}): CAM needs global average pooling followed by one "
-                    f"linear layer; use gradcam, or remove {m!r} from datasets.{dname}.models")
+            for e in gap_fc_explainers:
+                if spec.get("arch") and not ARCHS[spec["arch"]]["gap_fc"]:
+                    raise HeatcheckError(
+                        f"config key explainers.{e} is not applicable to model {m!r} "
+                        f"(arch {spec['arch']!r}): {e} needs global average pooling followed by one "
+                        f"linear layer; use gradcam, or remove {m!r} from datasets.{dname}.models")

@@ -13,12 +13,13 @@ import torch
 from tqdm import tqdm
 
 from . import HeatcheckError
-from .explainers import EXPLAINERS, check_finite, make_explainer
+from .explainers import check_finite, make_explainer
+from .plugins import is_builtin, method_class
 from .precision import full_precision, prepare_model
 from .models import input_normalization, load_checkpoint, model_input
 from .runtime import out_of_memory
-from .derived import NOISY, RANDOMIZED, parse_derived
-from .shards import copies as map_copies, n_images, shard_range, split_variant
+from .derived import BLUR, HALFMASKED, NOISY, RANDOMIZED, apply_half_masks, copies as map_copies, parse_derived, split_variant
+from .shards import n_images, shard_range
 from .store import DatasetStore, write_saliency_shard
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def _compute_shard(store_path, model_path, sal_path, name, params, shard, shard_
     targets = targets_for(model, x, labels, target, batch_size)
     index = torch.arange(start, stop)
     explainer, variant = split_variant(name)
-    if variant == "blur":
+    if variant == BLUR:
         raise HeatcheckError(f"{name!r}: blurred maps are made from the stored maps by blur_saliency, "
                              "not by an explainer")
     extra = {}
@@ -99,10 +100,15 @@ def _compute_shard(store_path, model_path, sal_path, name, params, shard, shard_
             raise HeatcheckError(f"{name!r}: the noisy copy's shard file is needed (rule noisy_inputs)")
         x = read_noisy_shard(noisy, start, stop).to(device=device, dtype=x.dtype)
     copies = map_copies(name)
-    cls = EXPLAINERS.get(explainer)
-    if variant == "halfmasked":
-        from .metrics.objectiveness import apply_half_masks
-
+    cls = method_class("explainers", explainer, params)
+    if not is_builtin("explainers", explainer, params):
+        # the built-ins' needs of the model are checked once per model before any shard (load_model
+        # writes the refusals, init_saliency reads them); a plugin's here, from its declaration
+        why = cls.refusal(model, x[:2])
+        if why:
+            raise HeatcheckError(f"config key explainers.{explainer} ({cls.__module__}.{cls.__qualname__}) is not "
+                                 f"applicable to this model: {why}")
+    if variant == HALFMASKED:
         # the copies are explained for the same target, with the original image's seeds; a map
         # that depends on neither model nor image would then equal the original on every copy
         # (non-robustness 0 by construction), so those draw per copy: key (image, copy + 1)
@@ -112,12 +118,13 @@ def _compute_shard(store_path, model_path, sal_path, name, params, shard, shard_
             index = torch.stack([index, torch.arange(copies).repeat(stop - start) + 1], 1)
     background = None
     if cls.needs_background:
-        bg = background_images(store, int(params.get("background_size", 64)), seed)
+        # an explainer that needs a background declares its size as parameter background_size
+        bg = background_images(store, int(cls.fill(params)["background_size"]), seed)
         background = model_input(bg.to(device), meta)
     mean, std = input_normalization(meta)
     expl = make_explainer(explainer, model, params, batch_size=batch_size, seed=seed, background=background,
                           mean=list(mean), std=list(std))
-    per = max(1, min(len(x), batch_size // max(1, math.ceil(expl.passes_per_image()))))
+    per = max(1, min(len(x), batch_size // max(1, math.ceil(expl.passes_per_image(min(x.shape[-2:]))))))
     t0 = time.perf_counter()
     maps = []
     for i in tqdm(range(0, len(x), per), desc=f"{explainer} shard {shard}", unit="chunk", mininterval=2):
@@ -130,8 +137,9 @@ def _compute_shard(store_path, model_path, sal_path, name, params, shard, shard_
         maps = maps.reshape(stop - start, copies, *maps.shape[1:])
         targets = targets[::copies]
     write_saliency_shard(sal_path, start, maps, shard_size, ids=ev.ids[:n])
+    # the class's declaration of its maps' sign travels with them (the metrics read it, never the class)
     report = {"shard": shard, "start": start, "stop": stop, "seconds": seconds, "explainer": explainer,
-              "array": str(sal_path),
+              "signed": cls.signed, "array": str(sal_path),
               "images_per_second": (stop - start) / max(seconds, 1e-9), "device": str(device),
               "targets": targets.cpu().tolist(), "ids": ids[::copies], **extra}
     log.info("%s shard %d: %d images in %.2f s", explainer, shard, stop - start, seconds)

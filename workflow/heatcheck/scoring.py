@@ -11,12 +11,11 @@ import torch
 
 from . import HeatcheckError
 from .costs import shapley_cell
-from .explainers import EXPLAINERS
 from .metrics import make_metric
 from .precision import prepare_model
 from .models import input_normalization, load_checkpoint, model_input
 from .runtime import out_of_memory
-from .derived import COPIES
+from .derived import HALFMASKED, KINDS, source
 from .shards import shard_range
 from .store import DatasetStore, check_exists, open_saliency, read_saliency, read_shard_report, reading
 
@@ -84,9 +83,10 @@ def _score_shard(store_path, model_path, report_path, metric, params, out_path, 
     boxes = ev.boxes[start:stop] if ev.boxes is not None else None
     masks = ev.masks[start:stop] if ev.masks is not None else None
     kw = _metric_extras(extras, ev, start, stop, device)
-    # what the explainer declares about its maps (blurred and half-masked arrays: the source's)
-    explainer = str(report.get("explainer", "")).partition("+")[0]
-    signed = EXPLAINERS.get(explainer).signed if explainer in EXPLAINERS else None
+    # what the explainer declares about its maps (blurred and half-masked arrays: the source's),
+    # from the saliency shard report; reports written before it carried the declaration: the
+    # built-in class's
+    signed = report["signed"] if "signed" in report else _builtin_signed(report.get("explainer", ""))
     t0 = time.perf_counter()
     with torch.no_grad():
         # std: the normalization's, for metrics that add noise given in [0, 1] image units (ROAD)
@@ -113,6 +113,13 @@ def _score_shard(store_path, model_path, report_path, metric, params, out_path, 
     return {"seconds": seconds, "n": stop - start}
 
 
+def _builtin_signed(name: str) -> bool | None:
+    from .explainers import EXPLAINERS
+
+    base = source(str(name))
+    return EXPLAINERS.get(base).signed if base in EXPLAINERS else None
+
+
 # --- second-paper stores: Shapley estimates and the feature scale, per (dataset, model) ---------
 
 
@@ -133,7 +140,7 @@ def _metric_extras(extras: dict, ev, start: int, stop: int, device) -> dict:
         with reading(path, "feature scale", repair=True), open(path) as fh:
             kw["alpha"] = float(json.load(fh)["alpha"])
     if "masked" in extras:
-        report, masked = _shard_maps(extras["masked"], ev, copies=COPIES["halfmasked"])
+        report, masked = _shard_maps(extras["masked"], ev, copies=KINDS[HALFMASKED].copies)
         if (report["start"], report["stop"]) != (start, stop):
             raise HeatcheckError(f"half-masked shard {extras['masked']} holds other images than {start}-{stop - 1}")
         kw["masked_saliency"] = torch.from_numpy(masked).to(device)
@@ -151,6 +158,7 @@ def shapley_shard(store_path, model_path, params: dict, shard: int, shard_size: 
 
 def _shapley_shard(store_path, model_path, params, shard, shard_size, out_path, max_eval, seed, batch_size, target,
                    device, passes=None) -> dict:
+    from .metrics.objectiveness import ShapleyBias
     from .saliency import targets_for
     from .shapley import shapley_sampling
     from .shards import n_images
@@ -162,10 +170,11 @@ def _shapley_shard(store_path, model_path, params, shard, shard_size, out_path, 
     model = prepare_model(model.to(device), **(passes or {}))
     x = model_input(torch.from_numpy(ev.images[start:stop]).to(device), meta)
     targets = targets_for(model, x, torch.from_numpy(ev.labels[start:stop]).to(device), target, batch_size)
+    params = ShapleyBias.fill(params)  # its settings: the shapley_bias entry's, declared by that class
     cell = shapley_cell(params, x.shape[-1])
     t0 = time.perf_counter()
-    est = shapley_sampling(model, x, targets, cell=cell, samples=int(params.get("samples", 1000)),
-                           antithetic=bool(params.get("antithetic", False)), output=params.get("output", "prob"),
+    est = shapley_sampling(model, x, targets, cell=cell, samples=int(params["samples"]),
+                           antithetic=bool(params["antithetic"]), output=params["output"],
                            batch_size=batch_size, seed=seed, index=torch.arange(start, stop), progress=True)
     seconds = time.perf_counter() - t0
     grid = tuple(est[2])

@@ -53,8 +53,8 @@ import sys
 from typing import Callable, NamedTuple
 
 import numpy as np
-import torch
-from torch import nn
+
+from .lazy import no_grad, nn, torch
 
 #: players above which :func:`exact_shapley` refuses (2**P coalitions are evaluated)
 EXACT_MAX_PLAYERS = 16
@@ -290,7 +290,7 @@ def walk_ranks(n_players: int, samples: int, *, antithetic: bool = False, seed: 
     return rank.to(torch.int32)
 
 
-@torch.no_grad()
+@no_grad
 def shapley_sampling(model: nn.Module, x: torch.Tensor, targets, *, cell: int = 1, samples: int = 1000,
                      antithetic: bool = False, output: str = "prob", batch_size: int = 256, seed: int = 0,
                      index=None, baseline=0.0, progress: bool = False) -> ShapleyEstimate:

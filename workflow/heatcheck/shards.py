@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 
 from . import HeatcheckError, __version__
-from .derived import COPIES, DerivedNameError, parse_derived
+from .derived import copies, split_variant
 from .store import (DatasetStore, create_saliency, file_checksum, finalize_saliency, read_shard_report,
                     resize_saliency)
 
@@ -61,21 +61,6 @@ def studied_digest(summary: dict, max_eval: int | None) -> str:
 
 
 # --- saliency arrays ---------------------------------------------------------------------------------
-
-def split_variant(name: str) -> tuple[str, str | None]:
-    """``"rise+halfmasked"`` -> ``("rise", "halfmasked")``, ``"rise+randomized2"`` -> ``("rise",
-    "randomized")``; ``"rise"`` -> ``("rise", None)`` (names: :mod:`heatcheck.derived`)."""
-    try:
-        base, kind, _ = parse_derived(name, strict=True)
-    except DerivedNameError as e:
-        raise HeatcheckError(f"unknown saliency variant in {name!r}: {e}") from None
-    return base, kind
-
-
-def copies(name: str) -> int:
-    """Maps per image of the saliency array ``name`` (1, or 4 for ``+halfmasked``)."""
-    return COPIES.get(split_variant(name)[1], 1)
-
 
 def check_applicable(model_json, explainer: str, model: str = "model") -> None:
     """Refuse an explainer the model's facts (``models/{model}.json``, written once per model by

@@ -23,13 +23,13 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..derived import BLUR, parse_derived
 from ..metric_configs import PRIMARY, SEED_SUFFIX as _SEED  # noqa: F401  (PRIMARY: read here by others)
 from ..tables import bootstrap_ci
 from .correlation import _rowwise_pearson, aligned, boot_indices, percentile_ci, spearman
 
 #: metrics whose configurations are not settings of one measurement (they name other explainers)
 NOT_CONFIGURATIONS = ("mutual_verification",)
-BLUR = "+blur"
 KEYS = ["model", "explainer", "metric", "config"]
 
 
@@ -221,10 +221,10 @@ def blur_study(scores: pd.DataFrame, n_boot: int = 1000, seed: int = 0, level: f
     paired difference (blurred - original) with a bootstrap CI, and whether blurring improved
     the score in the metric's direction with the CI excluding zero."""
     s = collapse_seeds(scores)
-    blurred = [e for e in s["explainer"].unique() if e.endswith(BLUR)]
+    blurred = [e for e in s["explainer"].unique() if parse_derived(e)[1] == BLUR]
     rows = []
     for eb in blurred:
-        e = eb[: -len(BLUR)]
+        e = parse_derived(eb)[0]
         for (model, metric, cfg), g in s[s["explainer"].isin([e, eb])].groupby(["model", "metric", "config"],
                                                                                 sort=False):
             wide = g.pivot_table(index="image_index", columns="explainer", values="score").dropna()

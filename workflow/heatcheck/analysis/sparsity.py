@@ -1,5 +1,6 @@
 """Sparsity of explanations (first paper, section 4.4): the distribution of relevance values
-(Figure 3) and Gaussian-blurred copies of sparse maps (Figure 4, Tables 5, 6, A1). Torch-free.
+(Figure 3). Torch-free. The Gaussian-blurred copies of sparse maps (Figure 4, Tables 5, 6, A1)
+are derived map arrays, made by :mod:`heatcheck.derived` (the analyses only read maps).
 
 Relevance is taken after the paper's post-processing (negative relevance removed, each map
 min-max scaled to [0, 1]), the maps the metrics score.
@@ -8,53 +9,14 @@ min-max scaled to [0, 1]), the maps the metrics score.
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pandas as pd
-from scipy import ndimage, stats
+from scipy import stats
 
 from .. import HeatcheckError
-from ..costs import blur_kernel
 from ..postprocess import relu_minmax
-from ..store import open_saliency, read_saliency, read_shard_report, write_saliency_shard
-
-
-def blur_maps(maps: np.ndarray, kernel: int, sigma: float) -> np.ndarray:
-    """Post-process (ReLU, min-max) then Gaussian-blur each (H, W) map with a ``kernel``-wide
-    window (radius kernel // 2) and ``sigma``, reflecting at the borders; the result is
-    min-max scaled again so that it is on the same [0, 1] scale as the maps it is compared with."""
-    m = relu_minmax(np.asarray(maps, dtype=np.float32))
-    radius = max(int(kernel) // 2, 1)
-    out = ndimage.gaussian_filter(m, sigma=(0, sigma, sigma), mode="reflect", truncate=radius / sigma)
-    return relu_minmax(out)
-
-
-def blur_params(params: dict, side: int) -> tuple[int, float]:
-    """Kernel and sigma of the map blur: given, or 11 and 5 at 224 px scaled to ``side`` (the
-    values the paper uses for its blurred baseline)."""
-    kernel = blur_kernel(params.get("kernel"), side)
-    sigma = float(params.get("sigma") or max(0.5, 5.0 * side / 224))
-    return kernel, sigma
-
-
-def blur_shard(src_report, out_array, out_report, params: dict) -> dict:
-    """One shard of ``{explainer}+blur``: the blurred copy of the maps of the source shard whose
-    report is ``src_report``, written into ``out_array`` (created by ``init_saliency``), resized
-    like the source to its images, and this shard's report ``out_report`` (the same images and
-    targets; finalize_saliency marks the array complete)."""
-    src = read_shard_report(src_report)
-    start, stop = src["start"], src["stop"]
-    arr = open_saliency(src["array"], rows=(start, stop), repair=True)
-    kernel, sigma = blur_params(params, arr.shape[-1])
-    t0 = time.perf_counter()
-    maps = blur_maps(read_saliency(arr, start, stop, repair=True), kernel, sigma)
-    write_saliency_shard(out_array, start, maps, arr.chunks[0], ids=list(arr.attrs["ids"]))
-    report = {**{k: src[k] for k in ("shard", "start", "stop", "ids", "targets")}, "array": str(out_array),
-              "source": str(src_report), "kernel": kernel, "sigma": sigma, "seconds": time.perf_counter() - t0}
-    with open(out_report, "w") as fh:
-        json.dump(report, fh, indent=1)
-    return report
+from ..store import open_saliency
 
 
 def gini(maps: np.ndarray) -> np.ndarray:

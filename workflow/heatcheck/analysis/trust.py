@@ -38,16 +38,25 @@ the derived copies are never "real explainers".
 
 from __future__ import annotations
 
+
 import numpy as np
 import pandas as pd
 
-from ..derived import CONTROLS, DERIVED_KINDS, NOISY, RANDOMIZED, derived_name, is_real, parse_derived  # noqa: F401
+from ..derived import DERIVED_KINDS, NOISY, RANDOMIZED, derived_name, parse_derived  # noqa: F401  (re-exported)
+from ..explainers import EXPLAINERS
 from ..tables import bootstrap_ci
 from .reliability import NOT_CONFIGURATIONS, collapse_seeds, primary_table
 
+#: the model-free control explainers (their classes' ``model_free`` declaration)
+CONTROLS = tuple(n for n in EXPLAINERS.names() if EXPLAINERS.get(n).model_free)
 #: the reference of the ground-truth check
 REFERENCE = "relevance_rank"
 COLUMNS = ["model", "metric", "config", "check", "detail", "value", "ci_low", "ci_high", "n", "reason"]
+
+
+def is_real(name: str, controls=CONTROLS) -> bool:
+    """An original (not derived) explainer that is not a control."""
+    return parse_derived(name)[1] is None and name not in controls
 
 
 # --------------------------------------------------------------------------------------------

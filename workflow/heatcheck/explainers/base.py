@@ -7,19 +7,23 @@ signed attribution maps (B, H, W) float32: no ReLU, no min-max scaling (metrics 
 from __future__ import annotations
 
 import numpy as np
-import torch
-from torch import nn
 
 from .. import HeatcheckError
 from ..batching import image_generator, batched, ceil_div, input_gradient, scaled, select, target_scores  # noqa: F401
+from ..lazy import nn, torch  # noqa: F401  (nn: annotations)
+from ..methods import Method, Param  # noqa: F401  (re-exported: what a plugin subclasses and declares)
 from ..registry import Registry
 
 #: Explainers by config name (``explainers.<name>`` in config.yaml, the wildcard, the file stem).
 EXPLAINERS: Registry["Explainer"] = Registry("explainer")
 
 
-class Explainer:
+class Explainer(Method):
     """Base class of explanation methods.
+
+    A subclass declares (torch-free, :mod:`heatcheck.methods`) its ``params``, its ``needs``
+    (``gradients``, ``layer``, ``gap_fc``, ``module_hooks``, ``background``), its passes per image
+    (:meth:`passes`) and the sign of its maps (``signed``), and implements :meth:`attribute`.
 
     Parameters
     ----------
@@ -36,10 +40,10 @@ class Explainer:
     mean, std : sequence of float, optional
         The dataset's normalization constants (the valid input box, for LRP's z^B rule).
     **params
-        The method's parameters (``explainers.<name>`` in config.yaml, defaults filled).
+        The method's parameters (``explainers.<name>`` in config.yaml); the declared defaults
+        fill the rest (:meth:`~heatcheck.methods.Method.fill`), in ``self.params``.
     """
 
-    name: str = ""
     #: the map does not depend on the model (controls such as ``edge`` and ``random``)
     model_free: bool = False
     #: the map is a seeded draw that depends on neither the model nor the image (``random``):
@@ -50,20 +54,15 @@ class Explainer:
     #: weights) by definition; None: not fixed by the method, the maps themselves tell. The
     #: Shapley-bias metric presumes signed maps (second paper, Table 2), its table marks the rest
     signed: bool | None = None
-    #: needs global average pooling + a single linear layer (CAM)
-    needs_gap_fc: bool = False
-    #: needs a background set of training images
-    needs_background: bool = False
+    #: its maps are sparse pixel-level gradient maps, blurred by default in the first paper's
+    #: sparsity study (section 4.4; ``analysis.blur.explainers`` null)
+    sparse: bool = False
     #: runs its passes in fp32 whatever the ``precision`` setting (its rules trace the model or
     #: compare outputs exactly: see :func:`heatcheck.precision.full_precision`)
     full_precision: bool = False
     #: traces the model with torch.fx, which patches ``nn.Module.__call__`` for the whole process
     #: while it traces: such jobs never share a process with other jobs (:mod:`heatcheck.jobs`)
     traces_model: bool = False
-    #: needs a spatial feature layer of the model (Grad-CAM, CAM)
-    needs_layer: bool = False
-    #: works through hooks on the model's modules, which a TorchScript model never runs
-    needs_module_hooks: bool = False
 
     def __init__(self, model: nn.Module, *, batch_size: int = 256, seed: int = 0,
                  background: torch.Tensor | None = None, mean=None, std=None, **params):
@@ -72,7 +71,7 @@ class Explainer:
         self.seed = int(seed)
         self.background = background
         self.mean, self.std = mean, std
-        self.params = params
+        self.params = self.fill(params)
         try:
             self.device = next(model.parameters()).device
         except StopIteration:
@@ -88,9 +87,15 @@ class Explainer:
         """
         raise NotImplementedError
 
-    def passes_per_image(self) -> float:
-        """Forward-equivalent passes per image (a backward pass counts as one forward)."""
-        return 2.0
+    @classmethod
+    def passes(cls, params: dict, side: int) -> tuple[float, float]:
+        """Forward and backward passes per image with ``params`` (filled) on ``side``-px images:
+        every explainer declares its own (the cost report, job resources and chunk sizes read it)."""
+        raise NotImplementedError(f"{cls.__qualname__} does not declare passes(params, side)")
+
+    def passes_per_image(self, side: int) -> float:
+        """Forward-equivalent passes per image on ``side``-px images (a backward counts as one)."""
+        return float(sum(type(self).passes(self.params, side)))
 
     @classmethod
     def refusal(cls, model: nn.Module, sample: torch.Tensor) -> str | None:

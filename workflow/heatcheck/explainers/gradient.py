@@ -7,12 +7,19 @@ Gradient methods explain the target *logit*.
 
 from __future__ import annotations
 
-import torch
-import torch.nn.functional as F
-
+from ..lazy import F, no_grad, torch
 from .. import HeatcheckError
-from ..models import gap_fc, last_conv
-from .base import EXPLAINERS, Explainer, indices_or_range, input_gradient
+from .base import EXPLAINERS, Explainer, Param, indices_or_range, input_gradient
+
+
+class _Backprop(Explainer):
+    """One forward and one backward pass per image."""
+
+    needs = ("gradients",)
+
+    @classmethod
+    def passes(cls, params, side):
+        return 1.0, 1.0
 
 
 def _chunks(x, targets, size):
@@ -22,8 +29,10 @@ def _chunks(x, targets, size):
 
 
 @EXPLAINERS.register("grad")
-class Grad(Explainer):
+class Grad(_Backprop):
     """Vanilla gradient (Simonyan et al. 2014): max_c |d logit / d x_c|."""
+
+    sparse = True
 
     signed = False  # a magnitude
 
@@ -36,8 +45,10 @@ class Grad(Explainer):
 
 
 @EXPLAINERS.register("gradient_x_input")
-class GradientXInput(Explainer):
+class GradientXInput(_Backprop):
     """Gradient times input, summed over channels (exact for a linear model: w * x)."""
+
+    sparse = True
 
     signed = True
 
@@ -49,12 +60,13 @@ class GradientXInput(Explainer):
 
 
 @EXPLAINERS.register("guided_backprop")
-class GuidedBackpropExplainer(Explainer):
+class GuidedBackpropExplainer(_Backprop):
     """Guided backpropagation (Springenberg et al. 2015): only positive gradients pass ReLUs."""
 
-    signed = True
+    sparse = True
 
-    needs_module_hooks = True
+    signed = True
+    needs = ("gradients", "module_hooks")
 
     def attribute(self, x, targets, index=None):
         from captum.attr import GuidedBackprop
@@ -71,16 +83,23 @@ class IntegratedGradientsExplainer(Explainer):
     ``baseline: mean`` is the same point; ``zero`` is kept as the papers' name.
     """
 
-    signed = True
+    sparse = True
 
-    def passes_per_image(self):
-        return 2.0 * self.params.get("steps", 50)
+    signed = True
+    needs = ("gradients",)
+    params = (Param("steps", "integer", 50, "Gauss-Legendre steps from the baseline to the image", minimum=1),
+              Param("baseline", choices=("zero", "mean"), default="zero",
+                    description="zero in normalized space, the dataset mean (the same point)"))
+
+    @classmethod
+    def passes(cls, params, side):
+        return (float(params["steps"]),) * 2
 
     def attribute(self, x, targets, index=None):
         from captum.attr import IntegratedGradients
 
         ig = IntegratedGradients(self.model)
-        steps = int(self.params.get("steps", 50))
+        steps = int(self.params["steps"])
         per = max(1, self.batch_size // steps)
         out = [ig.attribute(xb, baselines=torch.zeros_like(xb), target=tb, n_steps=steps,
                             internal_batch_size=self.batch_size).sum(1)
@@ -96,13 +115,19 @@ class SmoothGrad(Explainer):
     Noise is drawn per image from ``(seed, image index)``; all copies run in batches.
     """
 
-    signed = True
+    sparse = True
 
-    def passes_per_image(self):
-        return 2.0 * self.params.get("samples", 10)
+    signed = True
+    needs = ("gradients",)
+    params = (Param("samples", "integer", 10, "noisy copies per image", minimum=1),
+              Param("noise", "number", 0.1, "standard deviation of the noise in normalized units", minimum=0))
+
+    @classmethod
+    def passes(cls, params, side):
+        return (float(params["samples"]),) * 2
 
     def attribute(self, x, targets, index=None):
-        k, sigma = int(self.params.get("samples", 10)), float(self.params.get("noise", 0.1))
+        k, sigma = int(self.params["samples"]), float(self.params["noise"])
         idx = indices_or_range(index, len(x))
         noise = torch.stack([torch.randn((k, *x.shape[1:]), generator=self.generator(i)) for i in idx])
         noisy = (x.unsqueeze(1) + sigma * noise.to(x.device)).flatten(0, 1)
@@ -115,23 +140,25 @@ def _upsample(cam: torch.Tensor, size) -> torch.Tensor:
 
 
 @EXPLAINERS.register("gradcam")
-class GradCAM(Explainer):
+class GradCAM(_Backprop):
     """Grad-CAM (Selvaraju et al. 2017) on the last convolutional feature map (``layer`` names
     another module), upsampled bilinearly to the image. Raw: no ReLU (metrics apply it)."""
 
     signed = True
-
-    needs_layer = True
-    needs_module_hooks = True
+    needs = ("gradients", "layer", "module_hooks")
+    params = (Param("layer", "string", None, "module (dotted name) of the feature map; null = the model's "
+                    "feature layer", nullable=True),)
 
     def _layer(self):
-        name = self.params.get("layer")
+        name = self.params["layer"]
         if name:
             modules = dict(self.model.named_modules())
             if name not in modules:
                 raise HeatcheckError(f"config key explainers.gradcam.layer = {name!r} is not a module of the "
                                      f"model; some valid names: {', '.join(list(modules)[1:12])}")
             return modules[name]
+        from ..models import last_conv
+
         return last_conv(self.model)
 
     def attribute(self, x, targets, index=None):
@@ -150,15 +177,16 @@ class CAM(Explainer):
     global average pooling and one linear layer, upsampled bilinearly to the image."""
 
     signed = True
-    needs_gap_fc = True
-    needs_layer = True
-    needs_module_hooks = True
+    needs = ("layer", "gap_fc", "module_hooks")
 
-    def passes_per_image(self):
-        return 1.0
+    @classmethod
+    def passes(cls, params, side):
+        return 1.0, 0.0
 
-    @torch.no_grad()
+    @no_grad
     def attribute(self, x, targets, index=None):
+        from ..models import gap_fc, last_conv
+
         fc = gap_fc(self.model)
         if fc is None:
             raise HeatcheckError(f"explainer 'cam' is not applicable to {type(self.model).__name__}: it needs "
@@ -183,8 +211,9 @@ class RandomControl(Explainer):
     model_free = True
     input_free = True
 
-    def passes_per_image(self):
-        return 0.0
+    @classmethod
+    def passes(cls, params, side):
+        return 0.0, 0.0
 
     def attribute(self, x, targets, index=None):
         idx = indices_or_range(index, len(x))
@@ -198,10 +227,11 @@ class EdgeControl(Explainer):
     signed = False  # a magnitude
     model_free = True
 
-    def passes_per_image(self):
-        return 0.0
+    @classmethod
+    def passes(cls, params, side):
+        return 0.0, 0.0
 
-    @torch.no_grad()
+    @no_grad
     def attribute(self, x, targets, index=None):
         g = x.mean(1, keepdim=True)
         kx = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]], device=x.device)

@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import math
 
-import torch
-import torch.nn.functional as F
-
-from .base import EXPLAINERS, Explainer, select
+from ..lazy import F, torch
+from .base import EXPLAINERS, Explainer, Param, select
 
 #: exponent of the total-variation term (Fong & Vedaldi's beta)
 TV_BETA = 3.0
@@ -77,9 +75,17 @@ class MeaningfulPerturbation(Explainer):
     """
 
     signed = False  # 1 - mask, the mask in [0, 1]
+    needs = ("gradients",)
+    params = (Param("steps", "integer", 300, "Adam steps", minimum=1),
+              Param("lr", "number", 0.1, "Adam step size", exclusive_minimum=0),
+              Param("l1", "number", 0.05, "weight of the L1 term (mean deleted area)", minimum=0),
+              Param("tv", "number", 0.2, "weight of the total-variation term", minimum=0),
+              Param("blur_sigma", "number", None, "Blur of the deleted content in pixels (null = 10 at 224 px, "
+                    "scaled; 0 would delete nothing).", exclusive_minimum=0, nullable=True))
 
-    def passes_per_image(self):
-        return 2.0 * int(self.params.get("steps", 300))
+    @classmethod
+    def passes(cls, params, side):
+        return (float(params["steps"]),) * 2
 
     def attribute(self, x, targets, index=None):
         targets = targets.to(x.device)
@@ -88,11 +94,9 @@ class MeaningfulPerturbation(Explainer):
         return torch.cat(maps).float()
 
     def _optimize(self, x: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        steps = int(self.params.get("steps", 300))
-        lr = float(self.params.get("lr", 0.1))
-        l1 = float(self.params.get("l1", 0.05))
-        tv = float(self.params.get("tv", 0.2))
-        sigma = self.params.get("blur_sigma")
+        steps, lr = int(self.params["steps"]), float(self.params["lr"])
+        l1, tv = float(self.params["l1"]), float(self.params["tv"])
+        sigma = self.params["blur_sigma"]
         b, _, h, w = x.shape
         if sigma is None:
             sigma = 10.0 * (h + w) / 2 / 224

@@ -21,11 +21,11 @@ from __future__ import annotations
 from typing import Callable
 
 import numpy as np
-import torch
 
+from ..lazy import torch
 from .. import HeatcheckError
-from ..costs import occlusion_geometry
-from .base import EXPLAINERS, Explainer, ceil_div, indices_or_range
+from ..costs import scaled
+from .base import EXPLAINERS, Explainer, Param, ceil_div, indices_or_range
 
 #: Builds the inputs (n, C, H, W), target classes (n,) and any extras of the pairs ``start:stop``.
 Builder = Callable[[int, int], tuple]
@@ -111,10 +111,31 @@ class Occlusion(Explainer):
     """
 
     signed = True
+    params = (Param("window", "integer", None, "window side in pixels (null = 8 at 224 px, scaled, at least 2)",
+                    minimum=1, nullable=True),
+              Param("stride", "integer", None, "step between windows (null = 8 at 224 px, scaled, at least 2)",
+                    minimum=1, nullable=True))
+
+    @classmethod
+    def geometry(cls, params: dict, side: int) -> tuple[int, int]:
+        """Window and stride on ``side``-px images: given, or the first paper's 8 px at 224 px
+        scaled (at least 2)."""
+        return scaled(params["window"], side, 8, 2), scaled(params["stride"], side, 8, 2)
+
+    @classmethod
+    def passes(cls, params, side):
+        w, s = cls.geometry(params, side)
+        return float((ceil_div(max(side - w, 0), s) + 1) ** 2 + 1), 0.0
+
+    @classmethod
+    def limits(cls, params, side):
+        window, stride = cls.geometry(params, side)
+        return [("window", window, side, "the image side", ""),
+                ("stride", stride, window, "the window", "pixels between windows would never be occluded")]
 
     def _geometry(self, height: int, width: int) -> tuple[int, int]:
         size = min(height, width)
-        w, s = occlusion_geometry(self.params, size)
+        w, s = self.geometry(self.params, size)
         if w > size:
             raise HeatcheckError(f"config key explainers.occlusion.window = {w} exceeds the image size "
                                  f"{height}x{width}")
@@ -124,19 +145,8 @@ class Occlusion(Explainer):
                                  f"({w}); some pixels would never be occluded")
         return w, s
 
-    def passes_per_image(self, size: int | None = None) -> float:
-        """Windows + 1 (the unoccluded image) for ``size``-px images.
-
-        ``size`` defaults to that of the last images explained, else 224 (where the defaults are
-        given); ``heatcheck.costs.explainer_passes`` gives the same count without torch.
-        """
-        size = size or getattr(self, "_last_size", 224)
-        w, s = self._geometry(size, size)
-        return float(len(window_starts(size, w, s)) ** 2 + 1)
-
     def attribute(self, x, targets, index=None):
         b, _, h, wd = x.shape
-        self._last_size = min(h, wd)
         w, s = self._geometry(h, wd)
         dev = x.device
         tops = torch.tensor(window_starts(h, w, s), device=dev)
@@ -204,16 +214,25 @@ class RISE(Explainer):
     """
 
     signed = False  # a weighted sum of masks and probabilities
+    params = (Param("masks", "integer", 5000, "random masks (forward passes) per image", minimum=1),
+              Param("grid", "integer", 7, "cells per side of a mask's binary grid", minimum=2),
+              Param("p", "number", 0.1, "Keep probability of a grid cell (p = 1 keeps every cell: every mask is "
+                    "the whole image and the map is constant).", exclusive_minimum=0, exclusive_maximum=1))
+
+    @classmethod
+    def passes(cls, params, side):
+        return float(params["masks"]), 0.0
+
+    @classmethod
+    def limits(cls, params, side):
+        return [("grid", params["grid"], side, "the image side", "a cell would be smaller than a pixel")]
 
     def __init__(self, model, **kw):
         super().__init__(model, **kw)
-        self.n_masks = int(self.params.get("masks", 5000))
-        self.grid = int(self.params.get("grid", 7))
-        self.p = float(self.params.get("p", 0.1))
+        self.n_masks = int(self.params["masks"])
+        self.grid = int(self.params["grid"])
+        self.p = float(self.params["p"])
         self._cache: dict[tuple[int, int, int], torch.Tensor] = {}
-
-    def passes_per_image(self):
-        return float(self.n_masks)
 
     def grids_and_shifts(self, block: int) -> tuple[torch.Tensor, torch.Tensor]:
         """The binary grids (n, grid, grid) float32 and uniform [0, 1) shift draws (n, 2) of a block.
@@ -369,18 +388,25 @@ class Lime(Explainer):
     """
 
     signed = True
+    params = (Param("samples", "integer", 1000, "perturbed samples (forward passes) per image", minimum=10),
+              Param("segments", "integer", 50, "SLIC superpixels (n_segments)", minimum=2),
+              Param("compactness", "number", 10.0, "SLIC compactness", exclusive_minimum=0))
 
-    def passes_per_image(self):
-        return float(self.params.get("samples", 1000))
+    @classmethod
+    def passes(cls, params, side):
+        return float(params["samples"]), 0.0
+
+    @classmethod
+    def limits(cls, params, side):
+        return [("segments", params["segments"], side * side, "the pixels", "")]
 
     def segment(self, x: torch.Tensor) -> list[np.ndarray]:
         """SLIC superpixels of each image of the batch (B, C, H, W)."""
-        return [slic_segments(img, int(self.params.get("segments", 50)),
-                              float(self.params.get("compactness", 10.0))) for img in x]
+        return [slic_segments(img, int(self.params["segments"]), float(self.params["compactness"])) for img in x]
 
     def samples(self, index: int, n_features: int) -> torch.Tensor:
         """The binary samples (S, K) of the image at dataset position ``index`` with K superpixels."""
-        z = torch.randint(0, 2, (int(self.params.get("samples", 1000)), n_features), generator=self.generator(index))
+        z = torch.randint(0, 2, (int(self.params["samples"]), n_features), generator=self.generator(index))
         z[0] = 1
         return z
 
@@ -392,7 +418,7 @@ class Lime(Explainer):
         segs = self.segment(x)
         ks = [int(s.max()) + 1 for s in segs]
         kmax = max(ks)
-        n_samples = int(self.params.get("samples", 1000))
+        n_samples = int(self.params["samples"])
         # per-image draws, zero-padded to the batch's largest superpixel count
         z = torch.zeros(b, n_samples, kmax, dtype=torch.bool)
         weights = torch.empty(b, n_samples, dtype=torch.float64)

@@ -31,13 +31,10 @@ import operator
 import warnings
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from torch import fx, nn
 
+from ..lazy import F, cached, fx, nn, torch
 from .. import HeatcheckError
-from ..models.cifar import BasicBlock as CifarBlock
-from .base import EXPLAINERS, Explainer, select
+from .base import EXPLAINERS, Explainer, Param, select
 
 
 def _model_name(model: nn.Module) -> str:
@@ -53,18 +50,26 @@ def _chunks(x, targets, size):
 
 #: tensor-tensor arithmetic that neither an LRP rule nor a DeepLIFT multiplier sees when it is
 #: not inside a module (a residual ``+`` would receive plain gradient, a product is not linear)
-_BINARY_FUNCTIONS = {operator.add, operator.iadd, operator.sub, operator.isub, operator.mul,
-                     operator.imul, operator.truediv, operator.itruediv, operator.matmul,
-                     torch.add, torch.sub, torch.mul, torch.div, torch.matmul, torch.bmm}
+@cached
+def _binary_functions() -> set:
+    return {operator.add, operator.iadd, operator.sub, operator.isub, operator.mul, operator.imul,
+            operator.truediv, operator.itruediv, operator.matmul,
+            torch.add, torch.sub, torch.mul, torch.div, torch.matmul, torch.bmm}
+
+
 _BINARY_METHODS = {"add", "add_", "sub", "sub_", "mul", "mul_", "div", "div_", "matmul", "bmm"}
 
 
-class _Tracer(fx.Tracer):
-    """fx tracer that keeps zennit's ``Sum`` (inserted by the ResNet canonizers) as one call."""
+@cached
+def _tracer_class() -> type:
+    class _Tracer(fx.Tracer):
+        """fx tracer that keeps zennit's ``Sum`` (inserted by the ResNet canonizers) as one call."""
 
-    def is_leaf_module(self, m, qualname):
-        from zennit.layer import Sum
-        return isinstance(m, Sum) or super().is_leaf_module(m, qualname)
+        def is_leaf_module(self, m, qualname):
+            from zennit.layer import Sum
+            return isinstance(m, Sum) or super().is_leaf_module(m, qualname)
+
+    return _Tracer
 
 
 def _trace(model: nn.Module, sample: torch.Tensor) -> fx.GraphModule | None:
@@ -72,7 +77,7 @@ def _trace(model: nn.Module, sample: torch.Tensor) -> fx.GraphModule | None:
     (data-dependent control flow), in which case callers skip the structural checks."""
     from torch.fx.passes.shape_prop import ShapeProp
     try:
-        graph = _Tracer().trace(model)
+        graph = _tracer_class()().trace(model)
         gm = fx.GraphModule(model, graph, class_name=_model_name(model))
         with torch.no_grad():
             ShapeProp(gm).propagate(sample)
@@ -92,7 +97,7 @@ def _binary_tensor_ops(gm: fx.GraphModule) -> list[str]:
     """Descriptions of tensor-tensor arithmetic nodes of ``gm`` that sit outside any module."""
     found = []
     for node in gm.graph.nodes:
-        hit = (node.op == "call_function" and node.target in _BINARY_FUNCTIONS) or \
+        hit = (node.op == "call_function" and node.target in _binary_functions()) or \
               (node.op == "call_method" and node.target in _BINARY_METHODS)
         if hit and sum(_is_activation_tensor(a) for a in node.args) >= 2:
             name = getattr(node.target, "__name__", str(node.target))
@@ -105,6 +110,8 @@ def _binary_tensor_ops(gm: fx.GraphModule) -> list[str]:
 
 def _lrp_canonizers(model: nn.Module) -> list:
     from torchvision.models.resnet import BasicBlock, Bottleneck
+
+    from ..models.cifar import BasicBlock as CifarBlock
     from zennit.torchvision import ResNetCanonizer, VGGCanonizer
     if any(isinstance(m, CifarBlock) for m in model.modules()):
         return [ResNetCanonizer(), _cifar_block_canonizer()]
@@ -147,25 +154,29 @@ class LRP(Explainer):
     full_precision = True
     traces_model = True
     signed = True
+    needs = ("gradients", "module_hooks")
+    params = (Param("rule", choices=("epsilon", "alpha_beta"), default="epsilon",
+                    description="LRP-epsilon everywhere (second paper) or alpha2-beta1 with z^B first (first paper)"),
+              Param("epsilon", "number", 1.0, "the epsilon rule's stabilizer", exclusive_minimum=0))
+
+    @classmethod
+    def passes(cls, params, side):
+        # forward, then per layer a re-run of the layer per modified weight set and its gradient:
+        # one set for epsilon, four for alpha-beta
+        sets = 1 if params["rule"] == "epsilon" else 4
+        return 1.0 + sets, float(sets)
 
     def __init__(self, model, *, mean=None, std=None, **kw):
         super().__init__(model, **kw)
-        self.rule = self.params.get("rule", "epsilon")
+        self.rule = self.params["rule"]
         if self.rule not in ("epsilon", "alpha_beta"):
             raise HeatcheckError(f"config key explainers.lrp.rule = {self.rule!r}; valid: epsilon, alpha_beta")
-        self.epsilon = float(self.params.get("epsilon", 1.0))
+        self.epsilon = float(self.params["epsilon"])
         if (mean is None) != (std is None):
             raise HeatcheckError("explainer 'lrp' needs both mean and std for its z^B bounds, or neither")
         self.mean = None if mean is None else torch.as_tensor(mean, dtype=torch.float32).view(1, -1, 1, 1)
         self.std = None if std is None else torch.as_tensor(std, dtype=torch.float32).view(1, -1, 1, 1)
         self._checked = False
-
-    needs_module_hooks = True
-
-    def passes_per_image(self):
-        # forward, then per layer a re-run of the layer (per modified weight set) and its gradient:
-        # one set for epsilon, four for alpha-beta
-        return 3.0 if self.rule == "epsilon" else 9.0
 
     @classmethod
     def refusal(cls, model, sample):
@@ -291,21 +302,29 @@ def _shap_handlers() -> dict:
 
 
 #: functional non-linearities shap's DeepExplainer would treat as linear (plain gradient)
-_NONLINEAR_FUNCTIONS = {torch.sigmoid, torch.tanh, F.sigmoid, F.tanh, F.gelu, F.silu, F.elu, F.selu,
-                        F.leaky_relu, F.softplus, F.relu6, F.hardtanh, F.hardswish, F.hardsigmoid, F.mish,
-                        F.softmax, F.log_softmax, torch.softmax, F.max_pool1d, F.max_pool2d, F.max_pool3d,
-                        F.adaptive_max_pool1d, F.adaptive_max_pool2d, torch.max, torch.amax, torch.clamp,
-                        torch.maximum, torch.minimum}
+@cached
+def _nonlinear_functions() -> set:
+    return {torch.sigmoid, torch.tanh, F.sigmoid, F.tanh, F.gelu, F.silu, F.elu, F.selu,
+            F.leaky_relu, F.softplus, F.relu6, F.hardtanh, F.hardswish, F.hardsigmoid, F.mish,
+            F.softmax, F.log_softmax, torch.softmax, F.max_pool1d, F.max_pool2d, F.max_pool3d,
+            F.adaptive_max_pool1d, F.adaptive_max_pool2d, torch.max, torch.amax, torch.clamp,
+            torch.maximum, torch.minimum}
+
+
 _NONLINEAR_METHODS = {"sigmoid", "tanh", "softmax", "log_softmax", "clamp", "clamp_", "max", "amax", "sigmoid_"}
 
 
-class ShapMaxPool2d(nn.MaxPool2d):
-    """``nn.MaxPool2d`` under its own name, so that shap uses :func:`_maxpool_rescale` for it.
+@cached
+def shap_maxpool_class() -> type:
+    """``ShapMaxPool2d``: ``nn.MaxPool2d`` under its own name, so that shap uses
+    :func:`_maxpool_rescale` for it (made on first use: the module imports without torch).
 
     shap's own max-pool rule scatters the multipliers back with ``max_unpool2d``, which
     overwrites instead of adding where windows overlap (torchvision ResNets' 3x3/stride-2 stem
     pooling), so the values no longer add up to the output difference.
     """
+    return type("ShapMaxPool2d", (nn.MaxPool2d,), {"__doc__": "nn.MaxPool2d scored by _maxpool_rescale",
+                                                   "__module__": __name__})
 
 
 def _maxpool_rescale(module, grad_input, grad_output):
@@ -342,21 +361,25 @@ _maxpool_rescale.__name__ = "maxpool"
 
 def _register_shap_maxpool() -> None:
     from shap.explainers._deep.deep_pytorch import op_handler
-    op_handler.setdefault(ShapMaxPool2d.__name__, _maxpool_rescale)
+    op_handler.setdefault(shap_maxpool_class().__name__, _maxpool_rescale)
 
 
-class _TargetOutput(nn.Module):
-    """The model's logit for one class (``target``, set before each use) as a (N, 1) output,
-    so that shap evaluates one output instead of every class."""
+@cached
+def _target_output_class() -> type:
+    class _TargetOutput(nn.Module):
+        """The model's logit for one class (``target``, set before each use) as a (N, 1) output,
+        so that shap evaluates one output instead of every class."""
 
-    def __init__(self, net: nn.Module):
-        super().__init__()
-        self.net = net
-        self.target = 0
+        def __init__(self, net: nn.Module):
+            super().__init__()
+            self.net = net
+            self.target = 0
 
-    def forward(self, x):
-        out = self.net(x)
-        return out[:, self.target:self.target + 1]
+        def forward(self, x):
+            out = self.net(x)
+            return out[:, self.target:self.target + 1]
+
+    return _TargetOutput
 
 
 @EXPLAINERS.register("deepshap")
@@ -384,21 +407,20 @@ class DeepSHAP(Explainer):
     traces_model = True
     signed = True
 
-    needs_background = True
-    needs_module_hooks = True
+    needs = ("gradients", "background", "module_hooks")
+    params = (Param("background_size", "integer", 64, "Training images in the background set.", minimum=1),)
 
-    def __init__(self, model, *, background_size: int | None = None, **kw):
+    @classmethod
+    def passes(cls, params, side):
+        # forward + backward of (image copies + references) for every background image
+        return (2.0 * params["background_size"],) * 2
+
+    def __init__(self, model, **kw):
         super().__init__(model, **kw)
-        if background_size is None:
-            background_size = 64
-        self.background_size = int(background_size)
+        self.background_size = int(self.params["background_size"])
         self._explainers = None
         self._wrapper = None
         self._bg_mean = None
-
-    def passes_per_image(self):
-        # forward + backward of (image copies + references) for every background image
-        return 4.0 * self.background_size
 
     def _refuse(self, why: str) -> HeatcheckError:
         return HeatcheckError(f"explainer 'deepshap' cannot be applied to model {_model_name(self.model)}: {why}")
@@ -435,7 +457,7 @@ class DeepSHAP(Explainer):
                 if type(mod) is nn.MaxPool2d:
                     # shap's rule is wrong for overlapping windows: use ours (same parameters)
                     mod = copy.deepcopy(mod)
-                    mod.__class__ = ShapMaxPool2d
+                    mod.__class__ = shap_maxpool_class()
                     k += 1
                     name = f"shap_maxpool_{k}"
                     gm.add_submodule(name, mod)
@@ -465,7 +487,7 @@ class DeepSHAP(Explainer):
                 node.target = operator.add if node.target is operator.iadd else operator.sub
             elif node.op == "call_method" and node.target in ("add_", "sub_"):
                 node.target = node.target[:-1]
-            elif (node.op == "call_function" and node.target in _NONLINEAR_FUNCTIONS) or \
+            elif (node.op == "call_function" and node.target in _nonlinear_functions()) or \
                     (node.op == "call_method" and node.target in _NONLINEAR_METHODS):
                 unsupported.append(f"function {getattr(node.target, '__name__', node.target)} at {node.name}")
         products = [op for op in _binary_tensor_ops(gm) if not op.startswith(("add", "iadd", "sub", "isub"))]
@@ -492,7 +514,7 @@ class DeepSHAP(Explainer):
             if not torch.allclose(ref, got, rtol=1e-4, atol=1e-4 * float(ref.abs().max().clamp_min(1.0))):
                 raise self._refuse("the rewritten model (one module per non-linear call) differs from the original")
             self._bg_mean = torch.cat([net(bg[i:i + self.batch_size]) for i in range(0, len(bg), self.batch_size)]).mean(0)
-        self._wrapper = _TargetOutput(net).eval()
+        self._wrapper = _target_output_class()(net).eval()
         chunk = max(1, self.batch_size // 2)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # shap's torch-version chatter
@@ -549,6 +571,8 @@ def _cifar_block_canonizer():
     class CifarBlockCanonizer(ResNetBasicBlockCanonizer):
         @classmethod
         def _attribute_map(cls, name, module):
+            from ..models.cifar import BasicBlock as CifarBlock
+
             if isinstance(module, CifarBlock):
                 from zennit.layer import Sum
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import torch
 
+from ..lazy import torch  # noqa: F401  (annotations)
+from ..methods import Method, Param  # noqa: F401  (re-exported: what a plugin subclasses and declares)
 from ..metric_configs import default_key
 from ..registry import Registry
 
@@ -32,8 +33,12 @@ class MetricResult:
     extra: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-class Metric:
+class Metric(Method):
     """Base class of evaluation metrics.
+
+    A subclass declares (torch-free, :mod:`heatcheck.methods`) its ``params``, its ``needs``
+    (``boxes``, ``shapley``, ``features``, ``reruns``), its forward passes per map (:meth:`passes`),
+    its configurations (:meth:`configs`) and ``higher_is_better``, and implements ``__call__``.
 
     Class attributes
     ----------------
@@ -41,8 +46,10 @@ class Metric:
         Direction of the score (used to align signs in correlations).
     axes : tuple of str
         Names of the configuration axes; :meth:`configurations` lists their combinations.
-    needs_boxes : bool
-        Needs object boxes (the pointing game); skipped on datasets without them.
+    needs : tuple of str
+        ``boxes``: needs object boxes (the pointing game), skipped on datasets without them;
+        ``shapley``, ``features``, ``reruns``: what the score jobs read besides the maps (the
+        ``shapley``, ``alpha`` and ``masked_saliency`` keywords of the call).
     binary : bool
         Scores are 0/1 (point-biserial correlation in the analyses).
     per_explainer : bool
@@ -50,10 +57,8 @@ class Metric:
         verification that compare explainers with each other).
     """
 
-    name: str = ""
     higher_is_better: bool = True
     axes: tuple[str, ...] = ()
-    needs_boxes: bool = False
     binary: bool = False
     has_curves: bool = False
     per_explainer: bool = True
@@ -61,21 +66,30 @@ class Metric:
     def __init__(self, batch_size: int = 256, seed: int = 0, **params):
         self.batch_size = int(batch_size)
         self.seed = int(seed)
-        self.params = params
+        self.params = self.fill(params)
+
+    @classmethod
+    def configs(cls, params: dict) -> list[dict]:
+        """One dict of axis values per configuration of ``params`` (filled), in a fixed order:
+        the ``config`` column of the score table (:meth:`config_key`). Torch-free: the config
+        check of ``analysis.primary`` reads it."""
+        return [{}]
 
     def configurations(self) -> list[dict]:
-        """One dict of axis values per configuration, in a fixed order (the torch-free
-        declaration in :mod:`heatcheck.metric_configs`)."""
-        from ..metric_configs import CONFIGURATIONS
-
-        return CONFIGURATIONS[self.name][0](self.params) if self.name in CONFIGURATIONS else [{}]
+        """The configurations of this metric's parameters (:meth:`configs`)."""
+        return type(self).configs(self.params)
 
     #: a short name of a configuration, e.g. ``mean+pixel`` or ``uniform+region+s2``
-    #: (``heatcheck.metric_configs``, torch-free, declares them for the config check too)
     config_key = staticmethod(default_key)
 
+    @classmethod
+    def passes(cls, params: dict, side: int) -> tuple[float, float]:
+        """Forward passes per map (and 0 backward) with ``params`` (filled) on ``side``-px
+        images: every metric declares its own (0: scored in Snakemake's process, no GPU job)."""
+        raise NotImplementedError(f"{cls.__qualname__} does not declare passes(params, side)")
+
     def passes_per_image(self, side: int) -> float:
-        return 0.0
+        return float(sum(type(self).passes(self.params, side)))
 
     def __call__(self, model, x: torch.Tensor, saliency: torch.Tensor, targets: torch.Tensor, *,
                  index: torch.Tensor | None = None, boxes: np.ndarray | None = None,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import HeatcheckError
-from .base import METRICS, Metric, MetricResult
+from .base import METRICS, Metric, MetricResult, Param
 
 
 def boxes_to_masks(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -110,8 +110,15 @@ class _Localization(Metric):
     chance level of a random map on both metrics).
     """
 
-    needs_boxes = True  # masks where there are any, boxes otherwise: every kind with masks has boxes
+    needs = ("boxes",)  # masks where there are any, boxes otherwise: every kind with masks has boxes
     higher_is_better = True
+    params = (Param("ground_truth", choices=("auto", "mask", "box"), default="auto",
+                    description="The object's pixel mask (auto - where the dataset has masks) or the union of its "
+                                "boxes."),)
+
+    @classmethod
+    def passes(cls, params, side):
+        return 0.0, 0.0
 
     @staticmethod
     def score(maps: np.ndarray, masks: np.ndarray) -> np.ndarray:
@@ -121,7 +128,7 @@ class _Localization(Metric):
         """Score a batch (``model``, ``x`` and ``targets`` are not used: no model pass)."""
         maps = saliency.detach().cpu().numpy() if hasattr(saliency, "detach") else np.asarray(saliency)
         b, h, w = maps.shape
-        want = self.params.get("ground_truth", "auto")
+        want = self.params["ground_truth"]
         if want not in ("auto", "mask", "box"):
             raise HeatcheckError(f"config key metrics.{self.name}.ground_truth = {want!r} is not a valid choice; "
                                  "valid choices: auto, mask, box")

@@ -19,14 +19,15 @@ import logging
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-import torch
-from torch import nn
 
+from ..lazy import nn, torch
 from .. import HeatcheckError, metric_configs
 from ..metric_configs import DEFAULT_KS, DEFAULT_TAUS, HALVES  # noqa: F401  (re-exported)
 from ..metric_configs import subset_size as _subset_size
 from ..shapley import cell_grid, to_cells
-from .base import METRICS, Metric, MetricResult
+from ..costs import shapley_cell
+from ..derived import apply_half_masks, half_masks  # noqa: F401  (re-exported; the reruns' masks)
+from .base import METRICS, Metric, MetricResult, Param
 
 log = logging.getLogger(__name__)
 #: relative tolerance (of ``sum |a|``) of the budget comparison in :func:`mask_lowest`: maps are
@@ -145,12 +146,31 @@ class ShapleyBias(Metric):
 
     higher_is_better = False
     axes = ("side", "k")
+    needs = ("shapley",)
+    params = (
+        Param("samples", "integer", 1000, "Permutation walks per image (paper 1000 for CIFAR, 100 for VOC).",
+              minimum=1),
+        Param("antithetic", "boolean", False, "Walk permutations in (pi, reversed pi) pairs."),
+        Param("cell", "integer", None, "Player side in pixels (null = 1 up to 64 px, side/32 above).", minimum=1,
+              nullable=True),
+        Param("output", choices=("prob", "logit"), default="prob", description="the model output the values explain"),
+        Param("ks", "array", list(DEFAULT_KS), "Percent of the players in the top and bottom sets S.",
+              items={"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100,
+                     "description": "Percent of the players in the top and bottom sets S (at 100 both are all "
+                                    "players: the same set)."}, min_items=1, unique=True))
+    configs = staticmethod(metric_configs.shapley_bias)
+
+    @classmethod
+    def passes(cls, params, side):
+        return 0.0, 0.0  # the Shapley values are a stage of their own (heatcheck.costs.shapley_passes)
+
+    @classmethod
+    def limits(cls, params, side):
+        return [("cell", shapley_cell(params, side), side - 1, "the image side minus 1",
+                 "one cell would be the whole image, a single player")]
 
     def ks(self) -> list:
         return metric_configs.shapley_bias_ks(self.params)
-
-    def configurations(self):
-        return metric_configs.shapley_bias(self.params)
 
     def __call__(self, model, x, saliency, targets, index=None, boxes=None, masks=None, shapley=None,
                  cell=None, signed=None, **kw):
@@ -171,7 +191,7 @@ class ShapleyBias(Metric):
         if shapley is None:
             raise HeatcheckError("shapley_bias needs the images' Shapley estimates (keyword 'shapley')")
         shapley = getattr(shapley, "estimate", shapley)
-        cell = int(cell if cell is not None else self.params.get("cell", 1))
+        cell = int(cell if cell is not None else self.params["cell"] or 1)
         sal = _double(saliency)
         b, h, w = sal.shape
         grid = cell_grid(h, w, cell)
@@ -355,15 +375,18 @@ class UnexplainableFeatures(Metric):
 
     higher_is_better = False
     axes = ("tau",)
+    needs = ("features",)
+    params = (Param("taus", "array", list(DEFAULT_TAUS), "shares of the total |a| masked",
+                    items={"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}, min_items=1,
+                    unique=True),)
+    configs = staticmethod(metric_configs.unexplainable_features)
+
+    @classmethod
+    def passes(cls, params, side):
+        return 1.0 + len(params["taus"]), 0.0
 
     def taus(self) -> list:
         return metric_configs.unexplainable_features_taus(self.params)
-
-    def configurations(self):
-        return metric_configs.unexplainable_features(self.params)
-
-    def passes_per_image(self, side):
-        return 1 + len(self.taus())
 
     def __call__(self, model, x, saliency, targets, index=None, boxes=None, masks=None, alpha=None, **kw):
         if alpha is None:
@@ -382,31 +405,6 @@ class UnexplainableFeatures(Metric):
 
 # --------------------------------------------------------------------------------------------
 # eq. (5): robustness to spatial masking
-
-
-def half_masks(height: int, width: int, device=None) -> torch.Tensor:
-    """Masks of the left, right, top and bottom half: (4, H, W) bool, True = masked.
-
-    Each half is ``ceil(W / 2)`` columns (``ceil(H / 2)`` rows): with an odd side the middle
-    column (row) belongs to **both** halves, so left/right (top/bottom) are mirror images of the
-    same size and the unmasked part compared in eq. (5) is exactly the other ``floor`` half.
-    """
-    cols = torch.arange(width, device=device)
-    rows = torch.arange(height, device=device)
-    hw, hh = -(-width // 2), -(-height // 2)
-    left = (cols < hw).expand(height, width)
-    right = (cols >= width - hw).expand(height, width)
-    top = (rows < hh)[:, None].expand(height, width)
-    bottom = (rows >= height - hh)[:, None].expand(height, width)
-    return torch.stack([left, right, top, bottom])
-
-
-def apply_half_masks(x: torch.Tensor) -> torch.Tensor:
-    """The four half-masked copies of each image: (B * 4, C, H, W), image-major (copy ``4 b + h``
-    is image b with half ``HALVES[h]`` set to 0, the dataset mean)."""
-    b, c, h, w = x.shape
-    m = half_masks(h, w, x.device)[None, :, None]  # (1, 4, 1, H, W)
-    return torch.where(m, torch.zeros((), dtype=x.dtype, device=x.device), x.unsqueeze(1)).reshape(b * 4, c, h, w)
 
 
 def non_robustness(a, a_masked, masks) -> np.ndarray:
@@ -459,9 +457,14 @@ class MaskingRobustness(Metric):
 
     higher_is_better = False
     axes = ("half",)
+    needs = ("reruns",)
+    params = (Param("explainers", "array", None, "Explainers to rerun on the four half-masked copies (null = all).",
+                    items={"type": "string"}, unique=True, nullable=True),)
+    configs = staticmethod(metric_configs.masking_robustness)
 
-    def configurations(self):
-        return metric_configs.masking_robustness(self.params)
+    @classmethod
+    def passes(cls, params, side):
+        return 0.0, 0.0  # the reruns are saliency jobs (the explainers' passes on the copies)
 
     def __call__(self, model, x, saliency, targets, index=None, boxes=None, masks=None, masked_saliency=None, **kw):
         if masked_saliency is None:
@@ -539,6 +542,10 @@ class MutualVerification(Metric):
     higher_is_better = False
     per_explainer = False
     compute = staticmethod(mutual_verification)
+
+    @classmethod
+    def passes(cls, params, side):
+        return 0.0, 0.0
 
     def __call__(self, maps, *args, **kw):
         if not isinstance(maps, Mapping):

@@ -9,13 +9,13 @@ min-max scaled to [0, 1] per image (``relu: false`` keeps negative values in the
 from __future__ import annotations
 
 import numpy as np
-import torch
 
+from ..lazy import torch
 from .. import metric_configs
 from ..batching import gaussian_blur, image_generator, target_scores
 from ..costs import blur_kernel, curve_steps, region_side
 from ..postprocess import relu_minmax
-from .base import METRICS, Metric, MetricResult
+from .base import METRICS, Metric, MetricResult, Param
 from .ordering import descending_order, pixel_schedule, region_schedule
 
 
@@ -67,15 +67,19 @@ class AverageDrop(Metric):
 
     higher_is_better = False
     axes = ("binarize",)
+    params = (Param("real", "boolean", True, "Score the real-valued map."),
+              Param("percentiles", "array", [50, 70, 75, 80, 85, 90],
+                    "Binarize each map at these per-image percentiles (supplement C).",
+                    items={"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100}, unique=True),
+              Param("relu", "boolean", True, "remove negative relevance before min-max scaling"))
+    configs = staticmethod(metric_configs.average_drop)
 
-    def configurations(self):
-        return metric_configs.average_drop(self.params)
-
-    def passes_per_image(self, side):
-        return 1 + len(self.configurations())
+    @classmethod
+    def passes(cls, params, side):
+        return 1.0 + len(cls.configs(params)), 0.0
 
     def __call__(self, model, x, saliency, targets, **kw):
-        maps = relu_minmax(saliency.cpu().numpy(), relu=self.params.get("relu", True))
+        maps = relu_minmax(saliency.cpu().numpy(), relu=self.params["relu"])
         masks = []
         for cfg in self.configurations():
             q = cfg["binarize"]
@@ -114,27 +118,49 @@ class _PixelPerturbation(Metric):
     has_curves = True
     axes = ("baseline", "granularity", "seed")
     insert: bool = True
-
-    def configurations(self):
-        return metric_configs.pixel_perturbation(self.params)
-
+    params = (
+        Param("baselines", "array", ["mean", "blur", "uniform"], "what perturbed pixels become",
+              items={"enum": ["mean", "blur", "uniform"]}, min_items=1, unique=True),
+        Param("granularities", "array", ["pixel", "region"], "pixels in steps, or squares around the most "
+              "relevant pixels", items={"enum": ["pixel", "region"]}, min_items=1, unique=True),
+        Param("steps", "integer", 100, "Curve points after the start.", minimum=1),
+        Param("step_pixels", "integer", None, "Pixels per step (overrides steps).", minimum=1, nullable=True),
+        Param("region", "integer", None, "Region side (null = 9 at 224 px, scaled).", minimum=1, nullable=True),
+        Param("blur_kernel", "integer", None, "null = 11 at 224 px, scaled.", minimum=1, nullable=True),
+        Param("blur_sigma", "number", None, "null = 5 at 224 px, scaled.", exclusive_minimum=0, nullable=True),
+        Param("uniform_seeds", "integer", 5, "draws of the uniform baseline", minimum=1),
+        Param("relu", "boolean", True, "Remove negative relevance before ordering."))
+    configs = staticmethod(metric_configs.pixel_perturbation)
     config_key = staticmethod(metric_configs.pixel_perturbation_key)
+
+    @classmethod
+    def passes(cls, params, side):
+        return float(sum(curve_steps(params, side, cfg["granularity"]) + 1 for cfg in cls.configs(params))), 0.0
+
+    @classmethod
+    def limits(cls, params, side):
+        out = []
+        if "region" in params["granularities"]:
+            out.append(("region", region_side(params["region"], side), side, "the image side", ""))
+        if "blur" in params["baselines"]:
+            out.append(("blur_kernel", blur_kernel(params["blur_kernel"], side), side, "the image side", ""))
+        if params["step_pixels"] and "pixel" in params["granularities"]:
+            out.append(("step_pixels", params["step_pixels"], side * side - 1, "the pixels minus 1",
+                        "one step would perturb the whole image"))
+        return out
 
     def n_points(self, side: int, granularity: str) -> int:
         """Points of a curve at ``granularity`` on ``side``-px images (start included)."""
         return curve_steps(self.params, side, granularity) + 1
-
-    def passes_per_image(self, side):
-        return sum(self.n_points(side, cfg["granularity"]) for cfg in self.configurations())
 
     def _baseline(self, cfg, x, index):
         if cfg["baseline"] == "mean":
             return torch.zeros_like(x)
         if cfg["baseline"] == "blur":
             side = x.shape[-1]
-            k = blur_kernel(self.params.get("blur_kernel"), side)
+            k = blur_kernel(self.params["blur_kernel"], side)
             k += 1 - k % 2  # odd kernel
-            sigma = self.params.get("blur_sigma") or max(0.5, 5.0 * side / 224)
+            sigma = self.params["blur_sigma"] or max(0.5, 5.0 * side / 224)
             return gaussian_blur(x, k, float(sigma))
         gens = [image_generator(self.seed * 1000 + cfg["seed"], int(i)) for i in index]
         return torch.stack([torch.rand(x.shape[1:], generator=g) for g in gens]).to(x.device)
@@ -142,14 +168,14 @@ class _PixelPerturbation(Metric):
     def __call__(self, model, x, saliency, targets, index=None, **kw):
         b, _, h, w = x.shape
         index = torch.arange(b) if index is None else index
-        maps = relu_minmax(saliency.cpu().numpy(), relu=self.params.get("relu", True))
-        steps = int(self.params.get("steps", 100))
+        maps = relu_minmax(saliency.cpu().numpy(), relu=self.params["relu"])
+        steps = int(self.params["steps"])
         schedules = {}
-        for gran in self.params.get("granularities", ["pixel", "region"]):
+        for gran in self.params["granularities"]:
             if gran == "pixel":
-                t, k = pixel_schedule(maps, steps, self.params.get("step_pixels"))
+                t, k = pixel_schedule(maps, steps, self.params["step_pixels"])
             else:
-                t, k = region_schedule(maps, region_side(self.params.get("region"), w) | 1, steps)
+                t, k = region_schedule(maps, region_side(self.params["region"], w) | 1, steps)
             schedules[gran] = (torch.from_numpy(t).to(x.device), k)
         cfgs = self.configurations()
         # NaN pads the configurations with fewer points (auc integrates each over its own)
@@ -202,11 +228,16 @@ class PointingGame(Metric):
     The maximum of the raw map is that of the post-processed map (ReLU and min-max are monotone);
     ties go to the first pixel in row-major order."""
 
-    needs_boxes = True
+    needs = ("boxes",)
     binary = True
+    params = (Param("tolerance", "integer", 0, "pixels a box is grown by on each side", minimum=0),)
+
+    @classmethod
+    def passes(cls, params, side):
+        return 0.0, 0.0
 
     def __call__(self, model, x, saliency, targets, boxes=None, **kw):
-        tol = int(self.params.get("tolerance", 0))
+        tol = int(self.params["tolerance"])
         s = saliency.cpu().numpy()
         b, h, w = s.shape
         peak = s.reshape(b, -1).argmax(1)

@@ -17,16 +17,20 @@ read a metric's direction per metric.
 from __future__ import annotations
 
 import numpy as np
-import torch
-from scipy import sparse
-from scipy.sparse.linalg import splu
 
+from ..lazy import LazyModule, no_grad, torch
 from .. import HeatcheckError
 from ..batching import image_generator, select
-from ..costs import ROAD_NOISE, ROAD_PERCENTAGES
 from ..postprocess import relu_minmax
-from .base import METRICS, Metric, MetricResult
+from .base import METRICS, Metric, MetricResult, Param
 
+sparse = LazyModule("scipy.sparse")
+sparse_linalg = LazyModule("scipy.sparse.linalg")
+
+#: ROAD's default removal percentages and imputation noise (sigma on [0, 1] images): the
+#: defaults of the parameters below
+ROAD_PERCENTAGES = (10, 20, 30, 40, 50, 60, 70, 80, 90)
+ROAD_NOISE = 0.01
 #: (row offset, column offset, weight) of the eight neighbours in the imputation (paper, sec. 4)
 NEIGHBOURS = ((-1, -1, 1 / 12), (-1, 0, 1 / 6), (-1, 1, 1 / 12), (0, -1, 1 / 6),
               (0, 1, 1 / 6), (1, -1, 1 / 12), (1, 0, 1 / 6), (1, 1, 1 / 12))
@@ -77,7 +81,7 @@ def _solve(x: np.ndarray, removed: np.ndarray, out: np.ndarray) -> None:
                           shape=(n, n))
     # symmetric and diagonally dominant: a symmetric fill-reducing order and no pivoting are safe
     # (about 1.5x faster than splu's defaults here)
-    lu = splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+    lu = sparse_linalg.splu(a, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
     sol = lu.solve(rhs)
     np.moveaxis(out, 1, -1)[removed] = sol.reshape(n, c)
 
@@ -190,16 +194,29 @@ class _Road(Metric):
     has_curves = True
     axes = ("order",)
     morf: bool = True
+    params = (
+        Param("percentages", "array", list(ROAD_PERCENTAGES), "Shares of the pixels removed, in percent (one "
+              "forward pass each); the score is the mean target probability over them.",
+              items={"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100}, min_items=1),
+        Param("noise", "number", ROAD_NOISE, "Standard deviation of the noise added to imputed pixels, on [0, 1] "
+              "images (the paper's 0.01).", minimum=0),
+        Param("relu", "boolean", False, "Set negative relevance to 0 before ordering (ROAD orders by the signed "
+              "map)."))
+
+    @classmethod
+    def configs(cls, params):
+        return [{"order": "morf" if cls.morf else "lerf"}]
+
+    @classmethod
+    def passes(cls, params, side):
+        return float(len(params["percentages"])), 0.0
 
     def percentages(self) -> list[float]:
-        ps = [float(p) for p in self.params.get("percentages", ROAD_PERCENTAGES)]
+        ps = [float(p) for p in self.params["percentages"]]
         bad = [p for p in ps if not 0 < p < 100]
         if bad or not ps:
             raise HeatcheckError(f"config key metrics.{self.name}.percentages must be numbers in (0, 100), got {ps}")
         return ps
-
-    def passes_per_image(self, side):
-        return float(len(self.percentages()))
 
     def perturbed(self, x: torch.Tensor, saliency: torch.Tensor, index: torch.Tensor | None = None,
                   std=None) -> np.ndarray:
@@ -220,9 +237,9 @@ class _Road(Metric):
         b, c, h, w = x.shape
         index = torch.arange(b) if index is None else index
         ps = self.percentages()
-        sigma = float(self.params.get("noise", ROAD_NOISE))
+        sigma = float(self.params["noise"])
         scale = sigma / np.asarray(std if std is not None else np.ones(c), dtype=np.float64).reshape(1, 1, c, 1, 1)
-        maps = relu_minmax(saliency.detach().cpu().numpy(), relu=self.params.get("relu", False))
+        maps = relu_minmax(saliency.detach().cpu().numpy(), relu=self.params["relu"])
         gens = [image_generator(self.seed, int(i)) for i in index]
         # one generator per image, drawn in a fixed sequence: tie-break ranks, then the noise
         tiebreak = np.stack([torch.rand(h * w, generator=g, dtype=torch.float64).numpy() for g in gens])
@@ -252,7 +269,7 @@ class _Road(Metric):
                             extra={"accuracy": hits.mean(1, keepdims=True)})
 
 
-@torch.no_grad()
+@no_grad
 def _probability_and_hit(model, inputs: torch.Tensor, targets: torch.Tensor, batch_size: int):
     """Target-class probability and whether the target is the prediction, batched: (N,), (N,)."""
     probs, hits = [], []

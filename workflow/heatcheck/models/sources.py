@@ -8,9 +8,6 @@ the checkpoint keeps its :func:`builder` so that later jobs rebuild the same mod
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
-import sys
 from pathlib import Path
 
 import torch
@@ -18,6 +15,7 @@ from torch import nn
 
 from .. import HeatcheckError
 from ..model_specs import is_file_factory, origin, split_factory
+from ..plugins import import_object
 
 
 def builder(spec: dict) -> dict:
@@ -35,26 +33,9 @@ def builder(spec: dict) -> dict:
 
 
 def _factory(text: str, what: str):
-    where, name = split_factory(text)
-    try:
-        if is_file_factory(where):
-            path = Path(where).expanduser()
-            if not path.is_file():
-                raise HeatcheckError(f"{what}: factory file {path} does not exist")
-            mod_name = f"heatcheck_factory_{abs(hash(str(path.resolve())))}"
-            spec = importlib.util.spec_from_file_location(mod_name, path)
-            module = importlib.util.module_from_spec(spec)
-            sys.modules[mod_name] = module  # dataclasses and pickling look modules up by name
-            spec.loader.exec_module(module)
-        else:
-            module = importlib.import_module(where)
-    except HeatcheckError:
-        raise
-    except Exception as exc:  # any failure while importing user code
-        raise HeatcheckError(f"{what}: factory module {where} does not import ({type(exc).__name__}: {exc})") from None
-    fn = getattr(module, name, None)
+    fn = import_object(text, what)
     if not callable(fn):
-        raise HeatcheckError(f"{what}: {where} has no function {name!r}")
+        raise HeatcheckError(f"{what}: {text} is not a function")
     return fn
 
 

@@ -8,7 +8,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from ..analysis.reliability import BLUR
+from ..derived import BLUR, derived_name, is_derived, parse_derived
 from . import empty, heatmap, ordered, save, table
 
 
@@ -49,7 +49,7 @@ def plot_internal_consistency(csv, out_png) -> None:
 def _pair_matrix(t: pd.DataFrame, model: str, order) -> tuple[np.ndarray, list[str], list[str]]:
     g = t[t["model"] == model]
     g = g.assign(pair=g["metric_a"] + " & " + g["metric_b"])
-    explainers = ordered([e for e in g["explainer"] if not e.endswith(BLUR)], order)
+    explainers = ordered([e for e in g["explainer"] if not is_derived(e)], order)
     pairs = list(dict.fromkeys(g["pair"]))
     m = g.pivot_table(index="pair", columns="explainer", values="value", dropna=False).reindex(
         index=pairs, columns=explainers)
@@ -96,7 +96,7 @@ def plot_average_drop_binarized(a2_csv, a3_csv, out_png, order=None) -> None:
     im_score = im_corr = None
     for r, model in enumerate(models):
         g = a2[a2["model"] == model]
-        expl = ordered([e for e in g["explainer"] if not e.endswith(BLUR)], order)
+        expl = ordered([e for e in g["explainer"] if not is_derived(e)], order)
         m = g.pivot_table(index="explainer", columns="config", values="mean").reindex(index=expl, columns=configs)
         im_score = heatmap(axes[r, 0], m.values, expl, configs, 0, 1, cmap="viridis")
         axes[r, 0].set_title(f"{model}: Average Drop (lower = better)")
@@ -172,7 +172,7 @@ def plot_curves(csv, out_png, order=None) -> None:
     """Mean insertion and deletion curves (rows: model x metric; columns: configurations), one
     line per explainer: the paper's Figures 2 and A3-A5."""
     t = table(csv)
-    t = t[~t["explainer"].str.endswith(BLUR)]
+    t = t[~t["explainer"].map(is_derived)]
     if t.empty:
         return empty(out_png, "no insertion or deletion curves")
     rows = list(dict.fromkeys(zip(t["model"], t["metric"])))
@@ -196,8 +196,8 @@ def plot_blur_curves(csv, out_png, order=None) -> None:
     """Insertion and deletion of the blurred gradient maps (dashed) against the originals
     (solid), mean+pixel configuration where scored: the paper's Figure 4."""
     t = table(csv)
-    blurred = [e[: -len(BLUR)] for e in t["explainer"].unique() if e.endswith(BLUR)]
-    t = t[t["explainer"].isin(blurred + [e + BLUR for e in blurred])]
+    blurred = [parse_derived(e)[0] for e in t["explainer"].unique() if parse_derived(e)[1] == BLUR]
+    t = t[t["explainer"].isin(blurred + [derived_name(e, BLUR) for e in blurred])]
     if t.empty:
         return empty(out_png, "no blurred maps were scored with insertion or deletion")
     cfg = "mean+pixel" if "mean+pixel" in set(t["config"]) else t["config"].iloc[0]
@@ -210,10 +210,10 @@ def plot_blur_curves(csv, out_png, order=None) -> None:
     def draw(ax, model, metric):
         g = t[(t["model"] == model) & (t["metric"] == metric)]
         for e in blurred:
-            for suffix, ls in (("", "-"), (BLUR, "--")):
-                h = g[g["explainer"] == e + suffix]
+            for name, ls in ((e, "-"), (derived_name(e, BLUR), "--")):
+                h = g[g["explainer"] == name]
                 if len(h):
-                    ax.plot(h["fraction"], h["mean"], ls, color=colors[e], label=e + suffix)
+                    ax.plot(h["fraction"], h["mean"], ls, color=colors[e], label=name)
 
     _curve_axes(rows, cols, lambda r, c: f"{r}: {c} ({cfg})", draw, "p(target)", out_png,
                 "Blurring sparse gradient maps: original (solid) and blurred (dashed)")

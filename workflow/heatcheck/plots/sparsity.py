@@ -7,7 +7,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 
-from ..analysis.reliability import BLUR
+from ..derived import is_derived, parse_derived
 from . import empty, ordered, save, table
 
 #: the configuration shown for each metric in the blur bar chart
@@ -25,7 +25,7 @@ def plot_relevance_kde(kde_csv, stats_csv, out_png, order=None) -> None:
     fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models) + 1.5, 3.4), squeeze=False, sharey=True,
                              layout="constrained")
     explainers = ordered(kde["explainer"], order)
-    base = ordered([e for e in explainers if not e.endswith(BLUR)], order)
+    base = ordered([e for e in explainers if not is_derived(e)], order)
     colors = dict(zip(base, plt.cm.tab10(np.arange(len(base)) % 10)))
     for ax, model in zip(axes[0], models):
         for e in explainers:
@@ -34,8 +34,8 @@ def plot_relevance_kde(kde_csv, stats_csv, out_png, order=None) -> None:
             if g.empty or not np.isfinite(g["density"]).any():
                 continue
             gi = f" (Gini {s['gini'].iloc[0]:.2f})" if len(s) else ""
-            ax.plot(g["relevance"], g["density"], "--" if e.endswith(BLUR) else "-",
-                    color=colors.get(e.removesuffix(BLUR), "k"), label=e + gi)
+            ax.plot(g["relevance"], g["density"], "--" if is_derived(e) else "-",
+                    color=colors.get(parse_derived(e)[0], "k"), label=e + gi)
         ax.set_yscale("log")
         ax.set_xlabel("relevance (ReLU, min-max per map)")
         ax.set_title(model)
