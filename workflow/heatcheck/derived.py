@@ -48,7 +48,7 @@ BLUR, HALFMASKED, RANDOMIZED, NOISY = DERIVED_KINDS
 #: maps per image of the kinds with several, and the kinds numbered by a step or copy k (read from KINDS)
 COPIES = {name: kind.copies for name, kind in KINDS.items() if kind.copies > 1}
 NUMBERED = tuple(name for name, kind in KINDS.items() if kind.numbered)
-_DERIVED = re.compile(r"^(?P<base>.+?)\+(?P<kind>" + "|".join(DERIVED_KINDS) + r")(?P<k>\d*)$")
+_DERIVED = re.compile(r"^(?P<base>[^+]+)\+(?P<kind>" + "|".join(DERIVED_KINDS) + r")(?P<k>\d*)$")
 
 
 class DerivedNameError(HeatcheckError, ValueError):
