@@ -173,3 +173,28 @@ def test_a_plugin_metric_may_score_the_blurred_copies():
     msg = _error({**study({"grad": None}, {"masking_robustness": None}),
                   "analysis": {"blur": {"metrics": ["masking_robustness"]}}})
     assert "analysis.blur.metrics.0 = 'masking_robustness' is not a valid choice" in msg
+
+
+def test_a_user_file_imported_by_concurrent_jobs_is_whole_in_each(tmp_path):
+    """Jobs run as threads of Snakemake's process: a second job must not see the file's module
+    half executed (this failed as "has no function 'build'" before the import was locked)."""
+    import threading
+
+    from heatcheck.plugins import import_object
+
+    (tmp_path / "slow_factory.py").write_text("import time\ntime.sleep(0.5)\n\ndef build():\n    return 42\n")
+    path = f"{tmp_path / 'slow_factory.py'}:build"
+    got, errors = [], []
+
+    def job():
+        try:
+            got.append(import_object(path, "models.m.factory")())
+        except Exception as exc:  # the assertion below names it
+            errors.append(exc)
+
+    threads = [threading.Thread(target=job) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and got == [42] * 4, errors

@@ -11,9 +11,11 @@ an entry point of the same name. Jobs resolve the class again from the same conf
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.util
 import sys
+import threading
 from importlib import metadata
 from pathlib import Path
 
@@ -29,6 +31,10 @@ def split_import(text: str) -> tuple[str, str]:
     if not sep or not where or not name.isidentifier():
         raise ValueError(text)
     return where, name
+
+
+#: held while a user file is imported (see import_object)
+_FILE_IMPORT = threading.RLock()
 
 
 def is_file(where: str) -> bool:
@@ -56,17 +62,20 @@ def import_object(text: str, what: str, noun: str = "factory", kind: str = "func
             if not path.is_file():
                 raise HeatcheckError(f"{what}: {noun} file {path} does not exist (relative paths are from the working "
                                      f"directory, {Path.cwd()})")
-            mod_name = f"heatcheck_{noun}_{abs(hash(str(path.resolve())))}"
-            module = sys.modules.get(mod_name)
-            if module is None:
-                spec = importlib.util.spec_from_file_location(mod_name, path)
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[mod_name] = module  # dataclasses and pickling look modules up by name
-                try:
-                    spec.loader.exec_module(module)
-                except BaseException:
-                    del sys.modules[mod_name]
-                    raise
+            mod_name = f"heatcheck_{noun}_{hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:16]}"
+            # jobs run as threads of one process: the first imports the file, the others wait for
+            # it (a module in sys.modules is only half defined while its code runs)
+            with _FILE_IMPORT:
+                module = sys.modules.get(mod_name)
+                if module is None:
+                    spec = importlib.util.spec_from_file_location(mod_name, path)
+                    module = importlib.util.module_from_spec(spec)
+                    sys.modules[mod_name] = module  # dataclasses and pickling look modules up by name
+                    try:
+                        spec.loader.exec_module(module)
+                    except BaseException:
+                        del sys.modules[mod_name]
+                        raise
         else:
             module = importlib.import_module(where)
     except HeatcheckError:
