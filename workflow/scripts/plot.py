@@ -3,9 +3,9 @@
 The rule's name picks the figure; the `style` input and `dpi` param set the look."""
 
 from heatcheck.plots import use_style
-from heatcheck.runtime import setup
+from heatcheck.runtime import setup_logging
 
-setup(1, logfile=snakemake.log[0])
+setup_logging(snakemake.log[0])  # no model here: torch is not imported
 inp, out, par = snakemake.input, snakemake.output[0], snakemake.params
 use_style(inp.style, par.dpi)
 order = par.get("explainers")
