@@ -118,6 +118,9 @@ rule finalize_saliency:
     log:
         "results/{dataset}/logs/finalize_saliency/{model}/{explainer}.log",
     localrule: True
+    # as soon as its shards are done: otherwise the scheduler, which prefers jobs with large
+    # inputs, leaves these light jobs (and the figures and tables that need them) to the end
+    priority: 1
     run:
         from heatcheck.shards import finalize
 

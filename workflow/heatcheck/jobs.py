@@ -16,6 +16,9 @@ change a result and must not rerun it; ``max_eval`` changes which shards exist, 
 
 from __future__ import annotations
 
+import threading
+
+from . import HeatcheckError
 from .runtime import in_process_job, pick_device
 
 
@@ -39,19 +42,49 @@ def _in_child(fn_name: str, threads: int, logfile, args: tuple, kwargs: dict):
     return _function(fn_name)(*args, device=pick_device(), **kwargs)
 
 
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _worker_pool():
+    """The child processes of the jobs that must not share Snakemake's process: started on demand
+    (spawn, one per job running at once, at most one per core) and reused by the next such job, so
+    that a study pays their interpreter start-up and imports (5-7 s here) once per worker, not
+    once per job. A worker runs one job at a time, set up afresh by :func:`_in_child`."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            import multiprocessing
+            import os
+            from concurrent.futures import ProcessPoolExecutor
+
+            _POOL = ProcessPoolExecutor(os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn"))
+        return _POOL
+
+
+def _discard_pool(pool) -> None:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is pool:
+            _POOL = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _call(fn_name: str, threads: int, logfile, *args, own_process: bool = False, **kwargs):
     """Call the package function ``fn_name`` for a job: in this thread, or, for work that must not
     share a process with other jobs (``own_process``) when other jobs may run beside it (this is
-    not the main thread), in a fresh child process (start-up paid by these jobs only)."""
-    import threading
-
+    not the main thread), in a child process of :func:`_worker_pool`."""
     if own_process and threading.current_thread() is not threading.main_thread():
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
         args = tuple(str(a) if isinstance(a, str) else a for a in args)  # Snakemake's file objects
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pool = _worker_pool()
+        try:
             return pool.submit(_in_child, fn_name, threads, logfile, args, kwargs).result()
+        except BrokenProcessPool as exc:
+            # a worker died (killed, e.g. out of memory): this job fails, later jobs get new workers
+            _discard_pool(pool)
+            raise HeatcheckError(f"the worker process running {fn_name} (log: {logfile}) died: {exc}") from exc
     with in_process_job(threads, logfile):
         return _function(fn_name)(*args, device=pick_device(), **kwargs)
 
