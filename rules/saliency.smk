@@ -100,6 +100,9 @@ rule blur_saliency:
     log:
         "results/{dataset}/logs/blur_saliency/{model}/{explainer}/{shard}.log",
     localrule: True
+    # as soon as its source shard is done: the blurred maps' score jobs are among the heavy ones,
+    # and left to the end (the scheduler prefers jobs with large inputs) they would run last
+    priority: 1
     run:
         # light (scipy on stored maps, no model): runs inside Snakemake's process
         from heatcheck.analysis.sparsity import blur_shard
