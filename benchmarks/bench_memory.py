@@ -131,10 +131,10 @@ def main() -> None:
         results["models"] = []
         # the bare model: its activations per input, without a method's buffers (batches small
         # enough that the deepest nets' backward passes stay within a few GB)
-        cifar = ("lenet", "resnet8") if args.quick else ("lenet", "resnet8", "resnet20", "resnet32", "resnet44",
-                                                          "resnet56")
+        cifar = ("lenet", "resnet8") if args.quick else ("lenet", "lenet_gap", "resnet8", "resnet20", "resnet32",
+                                                          "resnet44", "resnet56")
         torchvision = ("resnet50",) if args.quick else ("alexnet", "resnet50", "resnet101", "vgg16", "vgg19")
-        plan = [(a, 32, BARE_BATCHES["lenet" if a == "lenet" else "cifar"]) for a in cifar]
+        plan = [(a, 32, BARE_BATCHES["lenet" if a.startswith("lenet") else "cifar"]) for a in cifar]
         plan += [(a, 224, BARE_BATCHES["torchvision"]) for a in torchvision]
         for arch, side, batches in plan:
             for backward in (False, True):

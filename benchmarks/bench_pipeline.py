@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
+import resource
 import shutil
 import subprocess
 import sys
@@ -39,10 +41,14 @@ def run_study(config: Path, workdir: Path, cores: int) -> dict:
     """``make run``'s two commands in ``workdir``; their wall times and the Snakemake log."""
     base = [str(BIN / "snakemake"), "-s", str(ROOT / "Snakefile"), "--directory", str(workdir),
             "--configfile", str(config)]
+    load_before = os.getloadavg()
+    cpu0 = _children_cpu()
     t0 = time.perf_counter()
     proc = subprocess.run(base + ["--workflow-profile", str(ROOT / "workflow/profiles/local"), "--cores", str(cores)],
                           capture_output=True, text=True)
     run_s = time.perf_counter() - t0
+    run_cpu = _children_cpu() - cpu0
+    load_after = os.getloadavg()
     if proc.returncode:
         raise SystemExit(f"the study failed:\n{proc.stderr[-6000:]}")
     t0 = time.perf_counter()
@@ -50,7 +56,18 @@ def run_study(config: Path, workdir: Path, cores: int) -> dict:
     report_s = time.perf_counter() - t0
     steps = [line for line in proc.stderr.splitlines() if "steps (100%) done" in line]
     return {"run_seconds": run_s, "report_seconds": report_s, "report_ok": rep.returncode == 0,
-            "steps": steps[-1].strip() if steps else None}
+            "steps": steps[-1].strip() if steps else None,
+            # the run's own CPU time (Snakemake and every job it started): unlike wall time, other
+            # processes on the machine barely change it
+            "run_cpu_seconds": run_cpu, "run_cpu_share": run_cpu / (run_s * cores),
+            # 1-minute load average before and after (the run itself adds up to `cores`)
+            "load_average_before": load_before[0], "load_average_after": load_after[0]}
+
+
+def _children_cpu() -> float:
+    """User + system seconds of the finished child processes of this one."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def _pass_seconds(res: Path, rule: str, parts: list[str]) -> float | None:

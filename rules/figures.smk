@@ -23,8 +23,11 @@ rule plot_dataset:
     log:
         "results/{dataset}/logs/plot_dataset.log",
     localrule: True
-    script:
-        "../workflow/scripts/plot.py"
+    run:
+        # in a reused worker process (heatcheck.jobs.plot): no interpreter start-up per figure
+        from heatcheck.jobs import plot
+
+        plot(rule, input, output, params, log)
 
 
 rule plot_saliency_examples:
@@ -48,8 +51,11 @@ rule plot_saliency_examples:
     log:
         "results/{dataset}/logs/plot_saliency_examples.log",
     localrule: True
-    script:
-        "../workflow/scripts/plot.py"
+    run:
+        # in a reused worker process (heatcheck.jobs.plot): no interpreter start-up per figure
+        from heatcheck.jobs import plot
+
+        plot(rule, input, output, params, log)
 
 
 rule plot_curves:
@@ -71,8 +77,11 @@ rule plot_curves:
     log:
         "results/{dataset}/logs/plot_curves.log",
     localrule: True
-    script:
-        "../workflow/scripts/plot.py"
+    run:
+        # in a reused worker process (heatcheck.jobs.plot): no interpreter start-up per figure
+        from heatcheck.jobs import plot
+
+        plot(rule, input, output, params, log)
 
 
 rule plot_internal_consistency:
@@ -94,8 +103,11 @@ rule plot_internal_consistency:
     log:
         "results/{dataset}/logs/plot_internal_consistency.log",
     localrule: True
-    script:
-        "../workflow/scripts/plot.py"
+    run:
+        # in a reused worker process (heatcheck.jobs.plot): no interpreter start-up per figure
+        from heatcheck.jobs import plot
+
+        plot(rule, input, output, params, log)
 
 
 rule plot_inter_method:
@@ -117,8 +129,11 @@ rule plot_inter_method:
     log:
         "results/{dataset}/logs/plot_inter_method.log",
     localrule: True
-    script:
-        "../workflow/scripts/plot.py"
+    run:
+        # in a reused worker process (heatcheck.jobs.plot): no interpreter start-up per figure
+        from heatcheck.jobs import plot
+
+        plot(rule, input, output, params, log)
 
 
 rule plot_average_drop_binarized:
@@ -141,8 +156,11 @@ rule plot_average_drop_binarized:
     log:
         "results/{dataset}/logs/plot_average_drop_binarized.log",
     localrule: True
-    script:
-        "../workflow/scripts/plot.py"
+    run:
+        # in a reused worker process (heatcheck.jobs.plot): no interpreter start-up per figure
+        from heatcheck.jobs import plot
+
+        plot(rule, input, output, params, log)
 
 
 rule plot_rankings:
@@ -165,8 +183,11 @@ rule plot_rankings:
     log:
         "results/{dataset}/logs/plot_rankings.log",
     localrule: True
-    script:
-        "../workflow/scripts/plot.py"
+    run:
+        # in a reused worker process (heatcheck.jobs.plot): no interpreter start-up per figure
+        from heatcheck.jobs import plot
+
+        plot(rule, input, output, params, log)
 
 
 rule plot_relevance_kde:
@@ -189,8 +210,11 @@ rule plot_relevance_kde:
     log:
         "results/{dataset}/logs/plot_relevance_kde.log",
     localrule: True
-    script:
-        "../workflow/scripts/plot.py"
+    run:
+        # in a reused worker process (heatcheck.jobs.plot): no interpreter start-up per figure
+        from heatcheck.jobs import plot
+
+        plot(rule, input, output, params, log)
 
 
 rule plot_blur_examples:
@@ -214,8 +238,11 @@ rule plot_blur_examples:
     log:
         "results/{dataset}/logs/plot_blur_examples.log",
     localrule: True
-    script:
-        "../workflow/scripts/plot.py"
+    run:
+        # in a reused worker process (heatcheck.jobs.plot): no interpreter start-up per figure
+        from heatcheck.jobs import plot
+
+        plot(rule, input, output, params, log)
 
 
 rule plot_blur_study:
@@ -237,8 +264,11 @@ rule plot_blur_study:
     log:
         "results/{dataset}/logs/plot_blur_study.log",
     localrule: True
-    script:
-        "../workflow/scripts/plot.py"
+    run:
+        # in a reused worker process (heatcheck.jobs.plot): no interpreter start-up per figure
+        from heatcheck.jobs import plot
+
+        plot(rule, input, output, params, log)
 
 
 rule plot_blur_curves:
@@ -260,8 +290,11 @@ rule plot_blur_curves:
     log:
         "results/{dataset}/logs/plot_blur_curves.log",
     localrule: True
-    script:
-        "../workflow/scripts/plot.py"
+    run:
+        # in a reused worker process (heatcheck.jobs.plot): no interpreter start-up per figure
+        from heatcheck.jobs import plot
+
+        plot(rule, input, output, params, log)
 
 
 rule plot_shapley_bias:
@@ -283,8 +316,11 @@ rule plot_shapley_bias:
     log:
         "results/{dataset}/logs/plot_shapley_bias.log",
     localrule: True
-    script:
-        "../workflow/scripts/plot.py"
+    run:
+        # in a reused worker process (heatcheck.jobs.plot): no interpreter start-up per figure
+        from heatcheck.jobs import plot
+
+        plot(rule, input, output, params, log)
 
 
 rule plot_mutual_verification:
@@ -306,6 +342,9 @@ rule plot_mutual_verification:
     log:
         "results/{dataset}/logs/plot_mutual_verification.log",
     localrule: True
-    script:
-        "../workflow/scripts/plot.py"
+    run:
+        # in a reused worker process (heatcheck.jobs.plot): no interpreter start-up per figure
+        from heatcheck.jobs import plot
+
+        plot(rule, input, output, params, log)
 

@@ -63,6 +63,9 @@ rule merge_scores:
     log:
         "results/{dataset}/logs/merge_scores/{metric}/{model}/{explainer}.log",
     localrule: True
+    # as soon as its shards are done, between the model-pass jobs (which leave the interpreter
+    # lock free while torch computes), rather than all at the end, where they add to the tail
+    priority: 1
     run:
         # light (pandas only): runs inside Snakemake's process
         from heatcheck.tables import merge_scores
@@ -89,6 +92,9 @@ rule merge_curves:
     log:
         "results/{dataset}/logs/merge_curves/{metric}/{model}/{explainer}.log",
     localrule: True
+    # as soon as its shards are done, between the model-pass jobs (which leave the interpreter
+    # lock free while torch computes), rather than all at the end, where they add to the tail
+    priority: 1
     run:
         from heatcheck.tables import merge_curves
 

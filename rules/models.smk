@@ -17,7 +17,9 @@ rule train_model:
         "results/{dataset}/logs/train_model/{model}.log",
     benchmark:
         "results/{dataset}/benchmarks/train_model/{model}.tsv"
-    threads: 2
+    # one thread: a study's models train side by side (small nets gain little from a second
+    # thread, and their later jobs start as soon as each one is trained)
+    threads: 1
     resources:
         gpu=1,
         mem_mb=4000,

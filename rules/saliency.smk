@@ -112,6 +112,9 @@ rule blur_saliency:
     log:
         "results/{dataset}/logs/blur_saliency/{model}/{explainer}/{shard}.log",
     localrule: True
+    # as soon as its source shard is done: the blurred maps' score jobs are among the heavy ones,
+    # and left to the end (the scheduler prefers jobs with large inputs) they would run last
+    priority: 1
     run:
         # light (scipy on stored maps, no model): runs inside Snakemake's process
         from heatcheck.derived import blur_shard
@@ -130,6 +133,9 @@ rule finalize_saliency:
     log:
         "results/{dataset}/logs/finalize_saliency/{model}/{explainer}.log",
     localrule: True
+    # as soon as its shards are done: otherwise the scheduler, which prefers jobs with large
+    # inputs, leaves these light jobs (and the figures and tables that need them) to the end
+    priority: 1
     run:
         from heatcheck.shards import finalize
 

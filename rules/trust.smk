@@ -136,8 +136,11 @@ rule plot_report_card:
     log:
         "results/{dataset}/logs/plot_report_card.log",
     localrule: True
-    script:
-        "../workflow/scripts/plot.py"
+    run:
+        # in a reused worker process (heatcheck.jobs.plot): no interpreter start-up per figure
+        from heatcheck.jobs import plot
+
+        plot(rule, input, output, params, log)
 
 
 rule plot_randomization:
@@ -161,8 +164,11 @@ rule plot_randomization:
     log:
         "results/{dataset}/logs/plot_randomization.log",
     localrule: True
-    script:
-        "../workflow/scripts/plot.py"
+    run:
+        # in a reused worker process (heatcheck.jobs.plot): no interpreter start-up per figure
+        from heatcheck.jobs import plot
+
+        plot(rule, input, output, params, log)
 
 
 rule study_summary:

@@ -90,7 +90,11 @@ def test_dataset_naming_an_undefined_model(cfg):
 
 
 def test_cam_not_applicable_to_lenet(cfg):
-    msg = _error(cfg, lambda c: c.update(explainers={"cam": None}))
+    def plain_lenet(c):
+        c["models"]["lenet"]["arch"] = "lenet"  # LeNet-5's head: three linear layers, no GAP
+        c.update(explainers={"cam": None})
+
+    msg = _error(cfg, plain_lenet)
     assert "explainers.cam" in msg and "lenet" in msg and "not applicable" in msg
 
 
@@ -100,6 +104,14 @@ def test_cam_accepted_on_gap_models_only(cfg):
     cfg.pop("trust")  # it names config.yaml's explainers
     cfg["metrics"] = {"average_drop": None}
     check_config(cfg)
+
+
+def test_every_default_explainer_applies_to_every_default_model(cfg):
+    from heatcheck.explainers import EXPLAINERS
+
+    check_config(cfg)
+    assert set(cfg["explainers"]) == set(EXPLAINERS.names())
+    assert all(ARCHS[cfg["models"][m]["arch"]]["gap_fc"] for m in cfg["datasets"]["shapes"]["models"])
 
 
 def test_pretrained_needs_a_torchvision_arch(cfg):
@@ -314,7 +326,11 @@ def test_antithetic_walks_come_in_pairs(cfg):
 
 
 def test_masking_robustness_explainers_must_be_study_explainers(cfg):
-    msg = _error(cfg, lambda c: c["metrics"]["masking_robustness"].update(explainers=["grad", "lime"]))
+    def not_in_study(c):
+        del c["explainers"]["lime"]
+        c["metrics"]["masking_robustness"]["explainers"] = ["grad", "lime"]
+
+    msg = _error(cfg, not_in_study)
     assert "metrics.masking_robustness.explainers" in msg and "'lime'" in msg and "occlusion" in msg
     msg = _error(cfg, lambda c: c["metrics"]["masking_robustness"].update(explainers=[]))
     assert "metrics.masking_robustness.explainers is empty" in msg
@@ -342,7 +358,7 @@ def test_a_metric_must_score_something(cfg):
     ({"unexplainable_features": 0.2}, "analysis.primary.unexplainable_features = 0.2", "0.05, 0.1"),
     ({"shapley_bias": "top+20"}, "analysis.primary.shapley_bias", "bottom+90"),
     ({"masking_robustness": "middle"}, "analysis.primary.masking_robustness", "left, right, top, bottom"),
-    ({"mutual_verification": "lime"}, "analysis.primary.mutual_verification", "gradcam"),
+    ({"mutual_verification": "grad_cam"}, "analysis.primary.mutual_verification", "gradcam"),
 ])
 def test_primary_must_be_a_metric_and_a_configuration_it_has(cfg, primary, key, choices):
     msg = _error(cfg, lambda c: c.update(analysis={"primary": primary}))

@@ -22,6 +22,7 @@ importing torch.
 #: steps of the full cascading randomization (:func:`heatcheck.sanity.parametrized_layers`).
 ARCHS = {
     "lenet": {"gap_fc": False, "torchvision": False, "residual": False, "layers": 5, "memory": (610, 7, 13), "gflops": 0.0013},
+    "lenet_gap": {"gap_fc": True, "torchvision": False, "residual": False, "layers": 5, "memory": (650, 10, 16), "gflops": 0.00444},
     "resnet8": {"gap_fc": True, "torchvision": False, "residual": True, "layers": 19, "memory": (650, 22, 97), "gflops": 0.025},
     "resnet20": {"gap_fc": True, "torchvision": False, "residual": True, "layers": 43, "memory": (650, 33, 155), "gflops": 0.0816},
     "resnet32": {"gap_fc": True, "torchvision": False, "residual": True, "layers": 67, "memory": (650, 36, 263), "gflops": 0.1382},

@@ -16,6 +16,9 @@ change a result and must not rerun it; ``max_eval`` changes which shards exist, 
 
 from __future__ import annotations
 
+import threading
+
+from . import HeatcheckError
 from .runtime import in_process_job, pick_device
 
 
@@ -31,27 +34,64 @@ def _function(fn_name: str):
     return getattr(importlib.import_module(module), fn)
 
 
-def _in_child(fn_name: str, threads: int, logfile, args: tuple, kwargs: dict):
-    """Run ``fn_name`` in this (child) process, set up like a script job."""
-    from .runtime import setup
+def _in_child(fn_name: str, threads: int, logfile, args: tuple, kwargs: dict, model: bool = True):
+    """Run ``fn_name`` in this (child) process, set up like a script job (``model``: one that
+    makes model passes, which gets torch's threads and a device)."""
+    from .runtime import setup, setup_logging
 
+    if not model:
+        setup_logging(logfile)
+        return _function(fn_name)(*args, **kwargs)
     setup(threads, logfile=logfile)
     return _function(fn_name)(*args, device=pick_device(), **kwargs)
 
 
-def _call(fn_name: str, threads: int, logfile, *args, own_process: bool = False, **kwargs):
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _worker_pool():
+    """The child processes of the jobs that must not share Snakemake's process: started on demand
+    (spawn, one per job running at once, at most one per core) and reused by the next such job, so
+    that a study pays their interpreter start-up and imports (5-7 s here) once per worker, not
+    once per job. A worker runs one job at a time, set up afresh by :func:`_in_child`."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            import multiprocessing
+            import os
+            from concurrent.futures import ProcessPoolExecutor
+
+            _POOL = ProcessPoolExecutor(os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn"))
+        return _POOL
+
+
+def _discard_pool(pool) -> None:
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is pool:
+            _POOL = None
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _call(fn_name: str, threads: int, logfile, *args, own_process: bool = False, model: bool = True, **kwargs):
     """Call the package function ``fn_name`` for a job: in this thread, or, for work that must not
     share a process with other jobs (``own_process``) when other jobs may run beside it (this is
-    not the main thread), in a fresh child process (start-up paid by these jobs only)."""
-    import threading
-
+    not the main thread), in a child process of :func:`_worker_pool`. ``model``: the function
+    makes model passes (it gets a ``device``, and torch is set up for it)."""
     if own_process and threading.current_thread() is not threading.main_thread():
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
 
         args = tuple(str(a) if isinstance(a, str) else a for a in args)  # Snakemake's file objects
-        with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-            return pool.submit(_in_child, fn_name, threads, logfile, args, kwargs).result()
+        pool = _worker_pool()
+        try:
+            return pool.submit(_in_child, fn_name, threads, logfile, args, kwargs, model).result()
+        except BrokenProcessPool as exc:
+            # a worker died (killed, e.g. out of memory): this job fails, later jobs get new workers
+            _discard_pool(pool)
+            raise HeatcheckError(f"the worker process running {fn_name} (log: {logfile}) died: {exc}") from exc
+    if not model:
+        return _in_child(fn_name, threads, logfile, args, kwargs, model)
     with in_process_job(threads, logfile):
         return _function(fn_name)(*args, device=pick_device(), **kwargs)
 
@@ -98,3 +138,25 @@ def mutual_verification(input, output, params, wildcards, threads, log, config) 
     with in_process_job(threads, _log(log)):
         mutual_verification_tables(dict(input.items()), wildcards.dataset, wildcards.model, output.matrix,
                                    output.table)
+
+
+def plain(named) -> dict:
+    """A Snakemake ``input`` or ``params`` object as a plain dict of its named entries (paths as
+    ``str``, lists of paths as lists): what a worker process can receive."""
+    def value(v):
+        if isinstance(v, str):
+            return str(v)
+        if isinstance(v, (list, tuple)):
+            return [value(x) for x in v]
+        return v
+
+    return {k: value(v) for k, v in named.items()}
+
+
+def plot(rule: str, input, output, params, log) -> None:
+    """A figure (:func:`heatcheck.plots.draw`) drawn in a worker process of :func:`_worker_pool`:
+    pyplot's state is global, so figures never share a process with other jobs running at the same
+    time, but a worker draws one after another, paying matplotlib's and the package's imports once
+    instead of once per figure."""
+    _call("heatcheck.plots.draw", 1, _log(log), rule, plain(input), str(output[0]), plain(params),
+          own_process=True, model=False)

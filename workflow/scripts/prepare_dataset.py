@@ -3,10 +3,10 @@ import json
 from pathlib import Path
 
 from heatcheck.data import load_dataset, summarize
-from heatcheck.runtime import setup
+from heatcheck.runtime import setup_logging
 from heatcheck.store import write_dataset
 
-setup(snakemake.threads, logfile=snakemake.log[0])
+setup_logging(snakemake.log[0])  # no model here: torch is not imported
 spec = snakemake.params.spec
 loaded = load_dataset(spec)
 write_dataset(snakemake.output.store, loaded, spec["kind"])

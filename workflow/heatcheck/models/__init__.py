@@ -31,6 +31,7 @@ def _register(name, fn):
 
 
 _register("lenet", lambda num_classes, input_size: cifar.LeNet(num_classes, input_size))
+_register("lenet_gap", lambda num_classes, input_size: cifar.LeNetGAP(num_classes, input_size))
 for _d in (8, 20, 32, 44, 56):
     _register(f"resnet{_d}", partial(lambda d, num_classes, input_size: cifar.CifarResNet(d, num_classes, input_size), _d))
 for _a in zoo.WEIGHTS:

@@ -36,6 +36,69 @@ def save(fig, out_png) -> None:
     plt.close(fig)
 
 
+def draw(rule: str, inputs: dict, out_png, params: dict) -> None:
+    """Draw the figure of plot rule ``rule`` (its name picks the figure) from the rule's named
+    ``inputs`` and ``params`` (plain mappings: the ``style`` input and ``dpi`` param set the
+    look) into ``out_png`` and the PDF beside it.
+
+    Starts from matplotlib's defaults, so that figures drawn one after another in one process
+    (:func:`heatcheck.jobs.plot`) look as if each had a process of its own.
+    """
+    from types import SimpleNamespace
+
+    matplotlib.rc_file_defaults()
+    inp, par = SimpleNamespace(**inputs), SimpleNamespace(**params)
+    use_style(inputs.get("style"), params.get("dpi", 150))
+    order = params.get("explainers")
+    if rule == "plot_dataset":
+        from .dataset import plot_samples
+
+        plot_samples(inp.store, inp.accuracies, out_png, per_class=2)
+    elif rule == "plot_saliency_examples":
+        from .saliency import plot_examples
+
+        plot_examples(inp.store, inp.saliency, out_png, par.n_images)
+    elif rule == "plot_blur_examples":
+        from .saliency import plot_examples
+
+        plot_examples(inp.store, inp.saliency, out_png, par.n_images, "Gradient maps before and after the Gaussian blur")
+    elif rule == "plot_shapley_bias":
+        from .objectiveness import plot_bias_curves
+
+        plot_bias_curves(inp.table, out_png, order)
+    elif rule == "plot_mutual_verification":
+        from .objectiveness import plot_mutual_verification
+
+        plot_mutual_verification(list(inp.matrices), out_png)
+    elif rule == "plot_relevance_kde":
+        from .sparsity import plot_relevance_kde
+
+        plot_relevance_kde(inp.kde, inp.stats, out_png, order)
+    elif rule == "plot_report_card":
+        from .trust import plot_report_card
+
+        plot_report_card(inp.table, out_png)
+    elif rule == "plot_randomization":
+        from .trust import plot_randomization
+
+        plot_randomization(inp.table, inp.store, inp.saliency, out_png, order)
+    elif rule == "plot_blur_study":
+        from .sparsity import plot_blur_study
+
+        plot_blur_study(inp.table, out_png, order)
+    else:
+        from . import reliability as rel
+
+        if rule == "plot_average_drop_binarized":
+            rel.plot_average_drop_binarized(inp.scores, inp.corr, out_png, order)
+        elif rule == "plot_rankings":
+            rel.plot_rankings(inp.rankings, inp.agreement, out_png, order)
+        elif rule == "plot_internal_consistency":
+            rel.plot_internal_consistency(inp.table, out_png)
+        else:  # plot_inter_method, plot_curves, plot_blur_curves
+            getattr(rel, rule)(inp.table, out_png, order)
+
+
 def ordered(names, order=None) -> list[str]:
     """``names`` in the config's order (``order``), unknown names after, each once."""
     names = list(dict.fromkeys(names))
