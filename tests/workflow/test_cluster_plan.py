@@ -34,8 +34,11 @@ STUDY = {
     "explainers": {"grad": None, "random": None, "rise": {"masks": 5000}},
     "metrics": {"average_drop": {"percentiles": [50]}, "masking_robustness": None, "mutual_verification": None},
     "analysis": {"blur": {"explainers": []}},
+    # the report card's reruns: their saliency shards join their score shards' groups
+    "trust": {"randomization": {"explainers": ["grad"], "layers": 1},
+              "noise": {"explainers": ["grad", "rise"], "draws": 1}},
 }
-PASS_RULES = {"train_model", "compute_saliency", "score_metric"}
+PASS_RULES = {"train_model", "compute_saliency", "score_metric", "randomized_saliency", "noisy_saliency", "noisy_inputs"}
 
 
 @pytest.fixture(scope="module")
@@ -98,6 +101,8 @@ def test_group_jobs_are_those_the_cost_report_counts(prepared, plan):
     # one saliency shard and its average-drop shard per component: grad, rise, and their half-masked
     # reruns (scored by the local masking-robustness rule); random's average-drop shard alone
     assert predicted["shards_shapes_net_grad"] == (1, 1) and predicted["shards_cifar10_net_random"] == (1, 1)
+    # a rerun's saliency shard and its score shard, one component (the noisy one after its noisy copy)
+    assert predicted["shards_shapes_net_grad+randomized1"] == (1, 1) == predicted["shards_cifar10_net_rise+noisy0"]
 
 
 def _rise_runtimes(out: str) -> dict:

@@ -123,8 +123,10 @@ def slurm_jobs(config: dict, images: int | dict | None = None) -> list[dict] | N
     """Every Snakemake job of a validated config that runs on SLURM (the rules that are not local):
     ``{"rule", "wildcards", "after"}``, ``after`` the index of the job in this list whose output it
     reads (a score shard's saliency shard), or None. None when a dataset's image count is unknown."""
-    from .config import metric_explainers
+    from .config import metric_explainers, metrics_needing, noise_copies, trust_arrays
     from .costs import explainer_passes, image_side, metric_passes
+    from .derived import NOISY, RANDOMIZED, derived_name, parse_derived
+    from .config import metric_class as metric_class_of
 
     jobs: list[dict] = []
 
@@ -147,24 +149,39 @@ def slurm_jobs(config: dict, images: int | dict | None = None) -> list[dict] | N
             # saliency arrays computed with model passes: the explainers, and their reruns on the
             # half-masked copies (masking_robustness); zero-pass explainers run locally
             computed = [e for e in explainers if explainer_passes(e, explainers[e], side) > 0]
-            if "masking_robustness" in metrics:
-                computed += [f"{e}+halfmasked" for e in metric_explainers(config, "masking_robustness")
-                             if e in computed]
+            reruns = dict.fromkeys(e for m in metrics_needing(config, "reruns") for e in metric_explainers(config, m))
+            computed += [derived_name(e, "halfmasked") for e in reruns if e in computed]
             saliency = {}
             for e in computed:
                 for s in range(shards):
                     saliency[e, s] = add("compute_saliency", dataset=dname, model=model, explainer=e, shard=str(s))
+            # the report card's reruns (rules/trust.smk): on randomized models, and on the noisy
+            # copies of the images, which a job per (copy, shard) writes first
+            trust = trust_arrays(config, model)
+            for name in trust[RANDOMIZED]:
+                for s in range(shards):
+                    saliency[name, s] = add("randomized_saliency", dataset=dname, model=model, explainer=name,
+                                            shard=str(s))
+            noisy = {}
+            for k in (noise_copies(config) if trust[NOISY] else []):
+                for s in range(shards):
+                    noisy[k, s] = add("noisy_inputs", dataset=dname, model=model, noise_copy=str(k), shard=str(s))
+            for name in trust[NOISY]:
+                k = parse_derived(name)[2]
+                for s in range(shards):
+                    saliency[name, s] = add("noisy_saliency", noisy[k, s], dataset=dname, model=model, explainer=name,
+                                            shard=str(s))
             for m, p in metrics.items():
-                if m == "mutual_verification" or metric_passes(m, p, side) == 0:
+                if not metric_class_of(config, m).per_explainer or metric_passes(m, p, side) == 0:
                     continue  # local: no model pass
-                for e in metric_explainers(config, m):
+                for e in metric_explainers(config, m, model):
                     for s in range(shards):
                         add("score_metric", saliency.get((e, s)), dataset=dname, metric=m, model=model,
                             explainer=e, shard=str(s))
-            if "shapley_bias" in metrics:
+            if metrics_needing(config, "shapley"):
                 for s in range(shards):
                     add("compute_shapley", dataset=dname, model=model, shard=str(s))
-            if "unexplainable_features" in metrics:
+            if metrics_needing(config, "features"):
                 add("feature_scale", dataset=dname, model=model)
     return jobs
 
