@@ -83,6 +83,10 @@ rule merge_scores:
 rule merge_curves:
     input:
         shards=metric_shards,
+        # after the score table of the same shards: a merge that finds a shard damaged removes it
+        # for the next run to recompute, and a second merge reading the same shards at the same
+        # time would lose its input under it (Snakemake then stops the whole run, keep-going or not)
+        table="results/{dataset}/scores/{metric}/{model}/{explainer}.parquet",
     output:
         directory("results/{dataset}/curves/{metric}/{model}/{explainer}.zarr"),
     wildcard_constraints:

@@ -296,7 +296,10 @@ def test_bf16_scores_agree_with_fp32_and_keep_the_rankings(tiny_run, tmp_path):
     scores = compare_scores(pd.read_parquet(ref / "scores.parquet"), pd.read_parquet(res / "scores.parquet"))
     assert (scores["unmatched"] == 0).all() and (scores["max_abs_diff"] > 0).any()  # bf16 did run
     floor = np.where(scores["metric"] == "pointing_game", 0.85, 0.95)
-    assert (scores["spearman"] >= floor).all(), scores
+    # a metric whose scores are constant in both runs (the blind pointing game of the report card's
+    # test) has no rank order to keep: equal scores are agreement
+    constant = scores["spearman"].isna() & (scores["max_abs_diff"] == 0)
+    assert ((scores["spearman"] >= floor) | constant).all(), scores
     ranks = compare_rankings(pd.read_csv(ref / "tables/rankings.csv"), pd.read_csv(res / "tables/rankings.csv"))
     assert len(ranks) == len(CFG["metrics"]) and ranks["agree"].all(), ranks[["metric", "separated"]]
 
