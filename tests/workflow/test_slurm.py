@@ -206,10 +206,24 @@ def executed_nonlocal(out: str) -> list[str]:
 def group_blocks(out: str) -> dict[str, list[tuple[str, int]]]:
     """Each group job's (rule, runtime) jobs as Snakemake lists them under ``Group job <id>``
     (the last listing of a group: its retry's, after a failure)."""
-    blocks = {}
-    for m in re.finditer(r"^\[.*\] Group job (\S+) \(jobs in lexicogr\. order\):\n((?:(?:    .*)?\n)+)", out, re.M):
-        jobs = re.findall(r"^    rule (\w+):\n(?:        .*\n)*?        resources: .*?runtime=(\d+)", m.group(2), re.M)
-        blocks[m.group(1)] = [(r, int(t)) for r, t in jobs]
+    blocks, gid, text = {}, None, []
+
+    def close():
+        if gid is not None:
+            jobs = re.findall(r"^    rule (\w+):\n(?:        .*\n)*?        resources: .*?runtime=(\d+)", "".join(text), re.M)
+            blocks[gid] = [(r, int(t)) for r, t in jobs]
+
+    for line in out.splitlines(keepends=True):
+        m = re.match(r"^\[.*\] Group job (\S+) \(jobs in lexicogr\. order\):$", line.rstrip("\n"))
+        if m:
+            close()
+            gid, text = m.group(1), []
+        elif gid is not None and (line.startswith("    ") or not line.strip()):
+            text.append(line)
+        elif gid is not None and not re.match(r"^Job \S+ has been submitted with SLURM jobid", line):
+            close()  # the listing ends; a submission line of another job may interleave it
+            gid = None
+    close()
     return blocks
 
 
