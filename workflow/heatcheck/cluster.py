@@ -123,10 +123,9 @@ def slurm_jobs(config: dict, images: int | dict | None = None) -> list[dict] | N
     """Every Snakemake job of a validated config that runs on SLURM (the rules that are not local):
     ``{"rule", "wildcards", "after"}``, ``after`` the index of the job in this list whose output it
     reads (a score shard's saliency shard), or None. None when a dataset's image count is unknown."""
-    from .config import metric_explainers, metrics_needing, noise_copies, trust_arrays
+    from .config import metric_class, metric_explainers, metrics_needing, noise_copies, trust_arrays
     from .costs import explainer_passes, image_side, metric_passes
     from .derived import NOISY, RANDOMIZED, derived_name, parse_derived
-    from .config import metric_class as metric_class_of
 
     jobs: list[dict] = []
 
@@ -172,7 +171,7 @@ def slurm_jobs(config: dict, images: int | dict | None = None) -> list[dict] | N
                     saliency[name, s] = add("noisy_saliency", noisy[k, s], dataset=dname, model=model, explainer=name,
                                             shard=str(s))
             for m, p in metrics.items():
-                if not metric_class_of(config, m).per_explainer or metric_passes(m, p, side) == 0:
+                if not metric_class(config, m).per_explainer or metric_passes(m, p, side) == 0:
                     continue  # local: no model pass
                 for e in metric_explainers(config, m, model):
                     for s in range(shards):

@@ -45,9 +45,6 @@ KINDS = {"blur": Kind(1, "maps"), "halfmasked": Kind(4, "rerun"),
          "randomized": Kind(1, "rerun", numbered=True), "noisy": Kind(1, "rerun", numbered=True)}
 DERIVED_KINDS = tuple(KINDS)
 BLUR, HALFMASKED, RANDOMIZED, NOISY = DERIVED_KINDS
-#: maps per image of the kinds with several, and the kinds numbered by a step or copy k (read from KINDS)
-COPIES = {name: kind.copies for name, kind in KINDS.items() if kind.copies > 1}
-NUMBERED = tuple(name for name, kind in KINDS.items() if kind.numbered)
 _DERIVED = re.compile(r"^(?P<base>[^+]+)\+(?P<kind>" + "|".join(DERIVED_KINDS) + r")(?P<k>\d*)$")
 
 
@@ -88,7 +85,7 @@ def parse_derived(name: str, strict: bool = False) -> tuple[str, str | None, int
 
 def is_original(name: str) -> bool:
     """Not a derived array (the controls are originals)."""
-    return parse_derived(name)[1] is None and "+" not in name
+    return "+" not in name  # every "+" name is derived, or refused by split_variant
 
 
 def split_variant(name: str) -> tuple[str, str | None]:
