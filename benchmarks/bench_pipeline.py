@@ -72,7 +72,9 @@ def _children_cpu() -> float:
 
 def _pass_seconds(res: Path, rule: str, parts: list[str]) -> float | None:
     """The seconds a job spent in its passes, from the job's own output (None: not recorded)."""
-    if rule == "compute_saliency":
+    if rule == "score_table_light":  # metrics that make no model pass: none of their time is passes
+        return 0.0
+    if rule in ("compute_saliency", "randomized_saliency", "noisy_saliency"):  # one rule, three inputs
         model, explainer, shard = parts
         f = res / "saliency" / model / f"{explainer}.shards" / f"{shard}.json"
         return json.loads(f.read_text())["seconds"] if f.exists() else None
@@ -82,9 +84,15 @@ def _pass_seconds(res: Path, rule: str, parts: list[str]) -> float | None:
     elif rule == "compute_shapley":
         model, shard = parts
         f = res / "shapley" / f"{model}.shards" / f"{shard}.npz"
+    elif rule == "noisy_inputs":
+        model, copy, shard = parts
+        f = res / "noisy" / model / f"{copy}.shards" / f"{shard}.npz"
     elif rule in ("train_model", "load_model"):
         f = res / "models" / f"{parts[0]}.json"
-        return json.loads(f.read_text()).get("seconds") if f.exists() else None
+        if not f.exists():
+            return None
+        report = json.loads(f.read_text())  # the training loop and the accuracy passes after it
+        return report.get("pass_seconds", report.get("seconds"))
     else:
         return None
     if not f.exists():

@@ -1,6 +1,7 @@
 # Validation, wildcard constraints and input helpers. No rules here.
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from snakemake.utils import validate
 
@@ -354,7 +355,8 @@ METRIC_EXTRAS = {
 }
 METRIC_NAMES = PER_EXPLAINER_METRICS or ["__none__"]
 #: metrics that make no model pass (0 passes per map with their parameters, any image side):
-#: scored by the local rule score_metric_light, the others by score_metric (GPU, cluster job)
+#: scored in their table's job by the local rule score_table_light, the others by score_metric
+#: (GPU, cluster job) and merged by merge_scores
 LIGHT_METRICS = [m for m in PER_EXPLAINER_METRICS if metric_passes(m, config["metrics"][m], 224) == 0]
 PASS_METRICS = [m for m in PER_EXPLAINER_METRICS if m not in LIGHT_METRICS]
 CURVE_METRICS = curve_metrics(config) or ["__none__"]
@@ -404,6 +406,22 @@ def metric_extra_inputs(wildcards):
     if kind == "noisy":  # maps of a noisy copy are scored on that copy
         extras["noisy"] = noisy_shard_file(wildcards, k)
     return extras
+
+
+def light_table_inputs(wildcards):
+    """What score_table_light reads of each shard: the saliency shard's report (``saliency_{k}``)
+    and what the metric needs besides the maps (``{need}_{k}``, as score_metric's inputs)."""
+    n_shards = -(-n_studied(wildcards.dataset) // config["shard_size"])
+    inputs = {}
+    for k in range(n_shards):
+        w = {"dataset": wildcards.dataset, "model": wildcards.model, "explainer": wildcards.explainer, "shard": k}
+        inputs[f"saliency_{k}"] = "results/{dataset}/saliency/{model}/{explainer}.shards/{shard}.json".format(**w)
+        for key, path in METRIC_EXTRAS.get(wildcards.metric, {}).items():
+            inputs[f"{key}_{k}"] = path.format(**w)
+        _, kind, copy = parse_derived(wildcards.explainer)
+        if kind == "noisy":
+            inputs[f"noisy_{k}"] = noisy_shard_file(SimpleNamespace(**w), copy)
+    return inputs
 
 
 def noisy_shard_file(wildcards, copy=None):

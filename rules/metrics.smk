@@ -3,7 +3,7 @@
 
 
 rule score_metric:
-    # metrics that make model passes; those that make none are score_metric_light
+    # metrics that make model passes; those that make none are scored by score_table_light
     wildcard_constraints:
         metric="|".join(PASS_METRICS or ["__none__"]),
     input:
@@ -41,18 +41,49 @@ rule score_metric:
         score_metric(input, output, params, wildcards, threads, log, config)
 
 
-use rule score_metric as score_metric_light with:
+rule score_table_light:
     # metrics that make no model pass (pointing game, relevance mass/rank, Shapley bias, masking
-    # robustness): no GPU and no cluster job of their own; they run in Snakemake's process
+    # robustness) take milliseconds a shard: every shard is scored in the job that writes the
+    # table, in Snakemake's process (no GPU, no cluster job, no shard files). A changed
+    # parameter of the metric or a recomputed saliency shard reruns the table's job alone.
     wildcard_constraints:
         metric="|".join(LIGHT_METRICS or ["__none__"]),
+    input:
+        unpack(light_table_inputs),
+        store=ancient("results/{dataset}/images.zarr"),
+        model="results/{dataset}/models/{model}.pt",
+        array=ancient("results/{dataset}/saliency/{model}/{explainer}.zarr"),
+    output:
+        "results/{dataset}/scores/{metric}/{model}/{explainer}.parquet",
+    params:
+        precision=config["passes"]["precision"],
+        metric=metric_params,
+        shard_size=config["shard_size"],
+        seed=config["seed"],
+        images=studied_images,
+    conda:
+        "../envs/environment.yaml"
+    log:
+        "results/{dataset}/logs/score_table_light/{metric}/{model}/{explainer}.log",
+    benchmark:
+        "results/{dataset}/benchmarks/score_table_light/{metric}/{model}/{explainer}.tsv"
     localrule: True
+    # as soon as its maps are there, between the model-pass jobs, like the merges
+    priority: 1
+    threads: 1
     resources:
         mem_mb=metric_mem_mb,
         runtime=10,
+    run:
+        from heatcheck.jobs import score_table_light
+
+        score_table_light(input, output, params, wildcards, threads, log, config)
 
 
 rule merge_scores:
+    # the shard files of the metrics that make model passes (score_metric) into their table
+    wildcard_constraints:
+        metric="|".join(PASS_METRICS or ["__none__"]),
     input:
         store="results/{dataset}/images.zarr",
         shards=metric_shards,

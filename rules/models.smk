@@ -24,8 +24,11 @@ rule train_model:
         gpu=1,
         mem_mb=4000,
         runtime=120,
-    script:
-        "../workflow/scripts/train_model.py"
+    run:
+        # in a worker process (heatcheck.jobs.train_model): training seeds the global generators
+        from heatcheck.jobs import train_model
+
+        train_model(input, output, params, wildcards, threads, log, config)
 
 
 rule load_model:
@@ -54,5 +57,8 @@ rule load_model:
         gpu=1,
         mem_mb=8000,
         runtime=60,
-    script:
-        "../workflow/scripts/train_model.py"
+    run:
+        # in a worker process (heatcheck.jobs.train_model): training seeds the global generators
+        from heatcheck.jobs import train_model
+
+        train_model(input, output, params, wildcards, threads, log, config)

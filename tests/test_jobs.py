@@ -81,3 +81,74 @@ def test_a_dead_worker_fails_its_job_by_name_and_the_next_job_gets_a_new_one(stu
         _traced_job(study, "lrp", "f")
     assert np.isfinite(_traced_job(study, "lrp", "g")).all()
     _fresh_pool()
+
+
+def _training_job(d, spec, out):
+    res = {}
+
+    def job():
+        try:
+            jobs._call("heatcheck.models.train.train_model", 1, str(out.with_suffix(".log")), str(d / "images.zarr"),
+                       spec, str(out), str(out.with_suffix(".json")), own_process=True, global_seed=spec["seed"],
+                       name=out.stem)
+        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
+            res["error"] = exc
+
+    t = threading.Thread(target=job)
+    t.start()
+    t.join()
+    if "error" in res:
+        raise res["error"]
+
+
+def test_training_runs_seeded_in_a_worker_that_the_traced_jobs_then_reuse(study, tmp_path):
+    """Training draws from the global generators, so it runs in a worker, seeded there as a
+    script job was: a fresh worker and one that ran other jobs before train the same weights,
+    and the worker stays for the traced-model jobs after it."""
+    from heatcheck.models import load_checkpoint
+
+    spec = {"arch": "lenet_gap", "source": "train", "epochs": 1, "lr": 0.05, "weight_decay": 5e-4,
+            "train_batch_size": 4, "augment": True, "seed": 3, "min_gain": 0.0, "weights": None}
+    _fresh_pool()
+    _training_job(study, spec, tmp_path / "fresh.pt")
+    workers = set(jobs._POOL._processes)
+    assert len(workers) == 1 and (tmp_path / "fresh.log").read_text().count("epoch 1/1") == 1
+    _traced_job(study, "lrp", "h")
+    _traced_job(study, "deepshap", "i")
+    assert set(jobs._POOL._processes) == workers  # the traced jobs ran in the training's worker
+    _training_job(study, spec, tmp_path / "reused.pt")  # after them, in the same worker
+    assert set(jobs._POOL._processes) == workers
+    _fresh_pool()
+    fresh = load_checkpoint(tmp_path / "fresh.pt")[0].state_dict()
+    reused = load_checkpoint(tmp_path / "reused.pt")[0].state_dict()
+    assert all(torch.equal(fresh[k], reused[k]) for k in fresh)
+    other = dict(spec, seed=4)
+    _training_job(study, other, tmp_path / "other.pt")
+    _fresh_pool()
+    assert not torch.equal(load_checkpoint(tmp_path / "other.pt")[0].state_dict()["fc.weight"], fresh["fc.weight"])
+    with pytest.raises(ValueError, match="needs a process of its own"):
+        jobs._call("heatcheck.models.train.train_model", 1, None, global_seed=0)
+
+
+def test_a_worker_does_not_rerun_the_parents_main_script(tmp_path):
+    """Snakemake's console script is the main module of the process that starts the workers: a
+    spawned child would run it again (importing all of Snakemake, 1-10 s) before its first task."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    marker = tmp_path / "main-ran-in"
+    main = tmp_path / "main.py"
+    main.write_text(f"""
+import os, sys
+with open({str(marker)!r}, "a") as fh:
+    fh.write(__name__ + "\\n")
+sys.path.insert(0, {str(Path(jobs.__file__).parents[1])!r})
+from heatcheck import jobs
+if __name__ == "__main__":
+    print(jobs._worker_pool().submit(os.getpid).result() != os.getpid())
+""")
+    out = subprocess.run([sys.executable, str(main)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "True"  # the task ran in another process ...
+    assert marker.read_text().split() == ["__main__"]  # ... which did not run main.py as __mp_main__

@@ -71,6 +71,18 @@ def test_checkpoint_roundtrip_and_mismatch_errors(tmp_path):
         load_checkpoint(path, num_classes=10)
     with pytest.raises(HeatcheckError, match="does not exist"):
         load_checkpoint(tmp_path / "missing.pt")
+    # each load builds its own model from the process's one read of the file ...
+    other, _ = load_checkpoint(path)
+    with torch.no_grad():
+        next(other.parameters()).add_(1.0)
+        assert torch.equal(model(x), load_checkpoint(path)[0](x))
+    # ... and a checkpoint written again is read again (same size, written at once after)
+    with torch.no_grad():
+        next(model.parameters()).mul_(-1.0)
+    save_checkpoint(path, model, "lenet", 6, 32, (0.5,) * 3, (0.25,) * 3)
+    with torch.no_grad():
+        assert torch.equal(model(x), load_checkpoint(path)[0](x))
+    assert not list(tmp_path.glob(".m.pt.tmp-*"))
     bad = tmp_path / "bad.pt"
     bad.write_bytes(b"not a checkpoint")
     with pytest.raises(HeatcheckError, match="bad.pt is unreadable"):

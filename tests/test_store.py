@@ -6,7 +6,7 @@ import zarr
 
 from heatcheck import HeatcheckError
 from heatcheck.data import load_dataset
-from heatcheck.store import DatasetStore, write_dataset
+from heatcheck.store import DatasetStore, SplitView, write_dataset
 from test_data import shapes_spec
 
 
@@ -143,3 +143,47 @@ def test_reading_removes_a_damaged_file_only_for_errors_about_its_content(tmp_pa
         with reading(path, "table", repair=True):
             raise ValueError("bad")
     assert not path.exists()
+
+
+def test_shared_store_reads_a_shard_once_and_a_rewritten_store_afresh(tmp_path):
+    """Jobs in one process share the opened store and the rows of a shard (read-only); a store
+    written again is opened afresh, so no job sees the images of the store it replaced."""
+    path = tmp_path / "images.zarr"
+    first = load_dataset(shapes_spec(n_train=12, n_eval=6))
+    write_dataset(path, first, "shapes", chunk=4)
+    st = DatasetStore.shared(path)
+    assert DatasetStore.shared(path) is st
+    rows = st.split("eval").rows(2, 5)
+    assert st.split("eval").rows(2, 5) is rows  # read once
+    assert np.array_equal(rows.images, first.splits["eval"].images[2:5])
+    assert np.array_equal(rows.masks, first.splits["eval"].masks[2:5])
+    assert rows.ids == first.splits["eval"].ids[2:5]
+    assert np.array_equal(rows.boxes, np.asarray(first.splits["eval"].boxes[2:5], dtype=np.int32))
+    with pytest.raises(ValueError, match="read-only"):
+        rows.images[0, 0, 0, 0] = 1.0
+    for k in range(SplitView.KEEP_ROWS + 1):  # bounded: old ranges are dropped
+        st.split("eval").rows(0, k + 1)
+    assert st.split("eval").rows(2, 5) is not rows
+    second = load_dataset(shapes_spec(n_train=12, n_eval=6, seed=1))
+    assert not np.array_equal(second.splits["eval"].images, first.splits["eval"].images)
+    write_dataset(path, second, "shapes", chunk=4)
+    again = DatasetStore.shared(path)
+    assert again is not st
+    assert np.array_equal(again.split("eval").rows(2, 5).images, second.splits["eval"].images[2:5])
+
+
+def test_shard_saliency_reads_a_shard_once_for_its_metrics_until_its_saliency_job_reruns(tmp_path):
+    from heatcheck.store import DamagedSaliencyError, shard_saliency
+
+    path, data, ids = _finalized_saliency(tmp_path)
+    report = tmp_path / "saliency/m/grad.shards/1.json"
+    maps = shard_saliency(report, path, 4, 8, (8, 8), ids)
+    assert np.array_equal(maps, data[4:8]) and not maps.flags.writeable
+    assert shard_saliency(report, path, 4, 8, (8, 8), ids) is maps  # the next metric of the shard
+    # the saliency job reruns: new maps, then its report
+    zarr.open_array(str(path), mode="r+")[4:8] = data[4:8] + 1
+    report.write_text('{"rerun": true}')
+    assert np.array_equal(shard_saliency(report, path, 4, 8, (8, 8), ids), data[4:8] + 1)
+    # the checks of open_saliency hold for every new read
+    with pytest.raises(DamagedSaliencyError, match="maps of other images"):
+        shard_saliency(report, path, 4, 8, (8, 8), ["other"] + ids[1:])

@@ -158,7 +158,7 @@ def report(rows: list[dict], rates: dict[tuple[str, int | None], dict], name: st
                _sum(r["jobs"] for r in g), _sum(r["hours"] for r in g)] for (d, m), g in groups.items()]
     totals.append(["all", "", *(_sum(t[i] for t in totals) for i in range(2, 6))])
     totals = [[*t[:5], _h(t[5])] for t in totals]
-    out.append(table(["dataset", "model", "fwd total", "bwd total", "shard jobs", "hours (1 device)"], totals))
+    out.append(table(["dataset", "model", "fwd total", "bwd total", "jobs", "hours (1 device)"], totals))
     return (f"## Cost of {name}" if name else "## Cost") + "\n\n" + "\n\n".join(out) + "\n"
 
 
@@ -194,7 +194,7 @@ def cluster_report(config: dict, rows: list[dict], images=None, profile: dict | 
          startup_seconds(jobs, plain["submitted"], arch_of) / 3600, _h(cpu_h), _h(gpu_h)],
         [f"grouped ({where}: group-components {n})", _sum(r["jobs"] for r in rows), grouped["jobs"],
          grouped["submitted"], startup_seconds(jobs, grouped["submitted"], arch_of) / 3600, _h(cpu_h), _h(gpu_h)]]))
-    out.append(f"Snakemake jobs: the shard, training and model jobs above (`jobs`); on SLURM: those of rules that "
+    out.append(f"Snakemake jobs: the shard, training, model and light-metric table jobs above (`jobs`); on SLURM: those of rules that "
                f"are not local (no model pass: on the login node, in Snakemake's process). Start-up: "
                f"{STARTUP['submission']:.1f} s per submitted job (its job step's Snakemake process) + "
                f"{min(STARTUP['job'].values()):.1f}-{max(STARTUP['job'].values()):.1f} s per Snakemake job (its own "

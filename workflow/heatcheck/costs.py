@@ -198,7 +198,8 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
     -------
     list of dict
         One row per (dataset, model, stage, item): ``fwd``/``bwd`` passes per image, ``images``
-        (maps for metrics: images x explainers scored), ``jobs`` (Snakemake shard jobs), and
+        (maps for metrics: images x explainers scored), ``jobs`` (Snakemake jobs: one per shard, and
+        for a metric without model passes one per explainer, its table's), and
         ``fwd_total``/``bwd_total`` (None where the number of images is unknown).
     """
     from .config import metric_explainers, noise_copies, shapley_settings, trust_arrays
@@ -256,11 +257,16 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
                     add("metrics", m, (0.0, 0.0), n_eval, 1)
                     continue
                 scored = metric_explainers(config, m)  # the sparsity study's blurred copies included
-                add("metrics", m, (metric_passes(m, p, side), 0.0), None if n_eval is None else n_eval * len(scored),
-                    None if shards is None else shards * len(scored))
+                fwd = metric_passes(m, p, side)
+                # a metric without model passes is scored in its table's job (score_table_light),
+                # one per explainer; the others in one job per shard
+                jobs = len(scored) if fwd == 0 else None if shards is None else shards * len(scored)
+                add("metrics", m, (fwd, 0.0), None if n_eval is None else n_eval * len(scored), jobs)
                 reruns = metric_explainers(config, m, model)[len(scored):]  # scored at the primary configuration
                 if reruns:
                     primary = primary_params(m, p, config.get("analysis", {}).get("primary"))
-                    add("metrics", f"{m} (report card reruns)", (metric_passes(m, primary, side), 0.0),
-                        None if n_eval is None else n_eval * len(reruns), None if shards is None else shards * len(reruns))
+                    fwd = metric_passes(m, primary, side)
+                    jobs = len(reruns) if fwd == 0 else None if shards is None else shards * len(reruns)
+                    add("metrics", f"{m} (report card reruns)", (fwd, 0.0),
+                        None if n_eval is None else n_eval * len(reruns), jobs)
     return rows

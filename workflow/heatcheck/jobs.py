@@ -17,6 +17,8 @@ change a result and must not rerun it; ``max_eval`` changes which shards exist, 
 from __future__ import annotations
 
 import threading
+from multiprocessing import spawn
+from multiprocessing.context import SpawnContext, SpawnProcess
 
 from . import HeatcheckError
 from .runtime import in_process_job, pick_device
@@ -34,35 +36,67 @@ def _function(fn_name: str):
     return getattr(importlib.import_module(module), fn)
 
 
-def _in_child(fn_name: str, threads: int, logfile, args: tuple, kwargs: dict, model: bool = True):
+def _in_child(fn_name: str, threads: int, logfile, args: tuple, kwargs: dict, model: bool = True,
+              seed: int | None = None):
     """Run ``fn_name`` in this (child) process, set up like a script job (``model``: one that
-    makes model passes, which gets torch's threads and a device)."""
+    makes model passes, which gets torch's threads and a device; ``seed``: the global random
+    generators seeded first, for work that draws from them, i.e. training)."""
     from .runtime import setup, setup_logging
 
     if not model:
         setup_logging(logfile)
         return _function(fn_name)(*args, **kwargs)
-    setup(threads, logfile=logfile)
+    setup(threads, seed=seed, logfile=logfile)
     return _function(fn_name)(*args, device=pick_device(), **kwargs)
 
 
 _POOL = None
 _POOL_LOCK = threading.Lock()
+_START_LOCK = threading.Lock()
+
+
+class _WorkerProcess(SpawnProcess):
+    """A spawned worker that does not re-run the parent's main script.
+
+    A spawned child first runs the parent's ``__main__`` file (here Snakemake's console script,
+    which imports all of Snakemake and its executor plugins) before it can unpickle its task.
+    A worker needs only the package: its tasks are :func:`_in_child` calls. Importing Snakemake
+    costs a worker about 1 s, and on a machine where SLURM's ``scontrol`` is installed but no
+    controller answers, 9 s more (the SLURM executor plugin runs ``scontrol show config`` when
+    imported)."""
+
+    def start(self):
+        with _START_LOCK:
+            full = spawn.get_preparation_data
+
+            def without_main(name):
+                data = full(name)
+                data.pop("init_main_from_path", None)
+                return data
+
+            spawn.get_preparation_data = without_main
+            try:
+                super().start()
+            finally:
+                spawn.get_preparation_data = full
+
+
+class _WorkerContext(SpawnContext):
+    Process = _WorkerProcess
 
 
 def _worker_pool():
     """The child processes of the jobs that must not share Snakemake's process: started on demand
     (spawn, one per job running at once, at most one per core) and reused by the next such job, so
-    that a study pays their interpreter start-up and imports (5-7 s here) once per worker, not
+    that a study pays their interpreter start-up and imports (2-3 s here) once per worker, not
     once per job. A worker runs one job at a time, set up afresh by :func:`_in_child`."""
     global _POOL
     with _POOL_LOCK:
         if _POOL is None:
-            import multiprocessing
             import os
             from concurrent.futures import ProcessPoolExecutor
 
-            _POOL = ProcessPoolExecutor(os.cpu_count() or 1, mp_context=multiprocessing.get_context("spawn"))
+            _POOL = ProcessPoolExecutor(os.cpu_count() or 1, mp_context=_WorkerContext())
         return _POOL
 
 
@@ -74,26 +108,42 @@ def _discard_pool(pool) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _call(fn_name: str, threads: int, logfile, *args, own_process: bool = False, model: bool = True, **kwargs):
+def _call(fn_name: str, threads: int, logfile, *args, own_process: bool = False, model: bool = True,
+          global_seed: int | None = None, **kwargs):
     """Call the package function ``fn_name`` for a job: in this thread, or, for work that must not
     share a process with other jobs (``own_process``) when other jobs may run beside it (this is
     not the main thread), in a child process of :func:`_worker_pool`. ``model``: the function
-    makes model passes (it gets a ``device``, and torch is set up for it)."""
+    makes model passes (it gets a ``device``, and torch is set up for it). ``global_seed``: the work draws
+    from the global random generators (training), which are seeded first; only for
+    ``own_process`` work, since threads of one process share those generators."""
+    if global_seed is not None and not own_process:
+        raise ValueError(f"{fn_name}: seeding the global generators needs a process of its own")
     if own_process and threading.current_thread() is not threading.main_thread():
         from concurrent.futures.process import BrokenProcessPool
 
         args = tuple(str(a) if isinstance(a, str) else a for a in args)  # Snakemake's file objects
         pool = _worker_pool()
         try:
-            return pool.submit(_in_child, fn_name, threads, logfile, args, kwargs, model).result()
+            return pool.submit(_in_child, fn_name, threads, logfile, args, kwargs, model, global_seed).result()
         except BrokenProcessPool as exc:
             # a worker died (killed, e.g. out of memory): this job fails, later jobs get new workers
             _discard_pool(pool)
             raise HeatcheckError(f"the worker process running {fn_name} (log: {logfile}) died: {exc}") from exc
-    if not model:
-        return _in_child(fn_name, threads, logfile, args, kwargs, model)
+    if not model or global_seed is not None:  # this process's only job: set up like a script job
+        return _in_child(fn_name, threads, logfile, args, kwargs, model, global_seed)
     with in_process_job(threads, logfile):
         return _function(fn_name)(*args, device=pick_device(), **kwargs)
+
+
+def train_model(input, output, params, wildcards, threads, log, config) -> None:
+    """Rules train_model and load_model. Training draws from the global random generators (the
+    weights' initialisation), so it runs in a process of its own: a worker of :func:`_worker_pool`,
+    which the study's LRP, DeepSHAP and figure jobs reuse afterwards (a ``script:`` job paid an
+    interpreter and torch's import per model, and those jobs a worker's start-up again)."""
+    spec = params.spec
+    fn = "train_model" if spec["source"] == "train" else "import_pretrained"
+    _call(f"heatcheck.models.train.{fn}", threads, _log(log), str(input[0]), spec, str(output.model),
+          str(output.report), own_process=True, global_seed=spec["seed"], name=wildcards.model)
 
 
 def compute_saliency(input, output, params, wildcards, threads, log, config) -> None:
@@ -113,6 +163,19 @@ def score_metric(input, output, params, wildcards, threads, log, config) -> None
     _call("heatcheck.scoring.score_shard", threads, _log(log), input.store, input.model, input.saliency,
           wildcards.metric, params.metric, output[0], seed=params.seed, batch_size=config["batch_size"],
           extras=extras, passes=dict(config.get("passes") or {}))
+
+
+def score_table_light(input, output, params, wildcards, threads, log, config) -> None:
+    """Rule score_table_light: the shards of a metric that makes no model pass, scored and written
+    as its table in one job (:func:`heatcheck.scoring.score_table`)."""
+    names = set(input.keys())
+    shards = range(sum(1 for k in names if k.startswith("saliency_")))
+    extras = [{key: str(getattr(input, f"{key}_{k}")) for key in ("shapley", "features", "masked", "noisy")
+               if f"{key}_{k}" in names} for k in shards]
+    _call("heatcheck.scoring.score_table", threads, _log(log), input.store, input.model,
+          [str(getattr(input, f"saliency_{k}")) for k in shards], wildcards.metric, params.metric, output[0], wildcards.dataset,
+          wildcards.model, wildcards.explainer, seed=params.seed, batch_size=config["batch_size"], extras=extras,
+          passes=dict(config.get("passes") or {}))
 
 
 def compute_shapley(input, output, params, wildcards, threads, log, config) -> None:

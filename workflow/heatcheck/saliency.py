@@ -67,17 +67,18 @@ def compute_shard(store_path, model_path, sal_path, explainer: str, params: dict
 
 def _compute_shard(store_path, model_path, sal_path, name, params, shard, shard_size, max_eval, seed, batch_size,
                    target, device, report_path, passes=None, noisy=None) -> dict:
-    store = DatasetStore(store_path)
+    store = DatasetStore.shared(store_path)
     ev = store.split("eval")
     n = n_images(store, max_eval)
     start, stop = shard_range(shard, shard_size, n)
+    rows = ev.rows(start, stop)
     model, meta = load_checkpoint(model_path, num_classes=store.num_classes)
     model = prepare_model(model.to(device), **(passes or {}))
     for p in model.parameters():
         p.requires_grad_(False)
-    x = model_input(torch.from_numpy(ev.images[start:stop]).to(device), meta)
-    labels = torch.from_numpy(ev.labels[start:stop]).to(device)
-    ids = ev.ids[start:stop]
+    x = model_input(torch.tensor(rows.images, device=device), meta)
+    labels = torch.tensor(rows.labels, device=device)
+    ids = rows.ids
     targets = targets_for(model, x, labels, target, batch_size)
     index = torch.arange(start, stop)
     explainer, variant = split_variant(name)

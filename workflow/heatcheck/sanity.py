@@ -256,11 +256,11 @@ def noisy_shard(store_path, model_path, copy_index: int, sigma: float, shard: in
     from .store import DatasetStore
 
     device = device or torch.device("cpu")
-    store = DatasetStore(store_path)
+    store = DatasetStore.shared(store_path)
     start, stop = shard_range(shard, shard_size, n_images(store, max_eval))
     model, meta = load_checkpoint(model_path, num_classes=store.num_classes)
     model = prepare_model(model.to(device), **(passes or {}))
-    x = model_input(torch.from_numpy(store.split("eval").images[start:stop]).to(device), meta)
+    x = model_input(torch.tensor(store.split("eval").rows(start, stop).images, device=device), meta)
     t0 = time.perf_counter()
     with out_of_memory(f"noisy_inputs copy {copy_index} shard {shard}", batch_size):
         noisy = minor_input_noise(model, x, float(sigma), seed=seed, copy_index=copy_index,

@@ -17,7 +17,7 @@ from .models import input_normalization, load_checkpoint, model_input
 from .runtime import out_of_memory
 from .derived import HALFMASKED, KINDS, source
 from .shards import shard_range
-from .store import DatasetStore, check_exists, open_saliency, read_saliency, read_shard_report, reading
+from .store import DatasetStore, check_exists, open_saliency, read_saliency, read_shard_report, reading, shard_saliency
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,30 @@ def score_shard(store_path, model_path, report_path, metric: str, params: dict, 
         image), or the job runs out of memory (naming ``batch_size``).
     """
     with out_of_memory(f"score_metric {metric} of {report_path}", batch_size):
-        return _score_shard(store_path, model_path, report_path, metric, params, out_path, seed, batch_size,
-                            device or torch.device("cpu"), extras or {}, passes)
+        arrays = _score_shard(store_path, model_path, report_path, metric, params, seed, batch_size,
+                              device or torch.device("cpu"), extras or {}, passes)
+    with open(out_path, "wb") as fh:  # file handle: np.savez would append .npz to the name
+        np.savez(fh, **{k: np.array(json.dumps(v)) if k == "meta" else v for k, v in arrays.items()})
+    return {"seconds": float(arrays["seconds"]), "n": int(arrays["stop"] - arrays["start"])}
+
+
+def score_table(store_path, model_path, report_paths: list, metric: str, params: dict, out_parquet, dataset: str,
+                model: str, explainer: str, *, seed: int = 0, batch_size: int = 256, device: torch.device | None = None,
+                extras: list[dict] | None = None, passes: dict | None = None):
+    """Score every shard of a metric that makes no model pass (:func:`score_shard` without its
+    files: milliseconds a shard) and write the metric's score table for one (model, explainer), as
+    :func:`heatcheck.tables.merge_scores` writes it from the shard files of the other metrics.
+    ``report_paths`` and ``extras`` (the latter's entries as in :func:`score_shard`) are per shard."""
+    from .tables import write_score_table
+
+    device = device or torch.device("cpu")
+    shards = []
+    for k, report_path in enumerate(report_paths):
+        with out_of_memory(f"score_table {metric} of {report_path}", batch_size):
+            shards.append(_score_shard(store_path, model_path, report_path, metric, params, seed, batch_size, device,
+                                       (extras or [{}] * len(report_paths))[k], passes))
+    shards.sort(key=lambda a: int(a["start"]))
+    return write_score_table(shards, store_path, dataset, model, explainer, out_parquet)
 
 
 def _shard_maps(report_path, ev, copies: int = 1) -> tuple[dict, np.ndarray]:
@@ -52,20 +74,24 @@ def _shard_maps(report_path, ev, copies: int = 1) -> tuple[dict, np.ndarray]:
     maps."""
     report = read_shard_report(report_path)
     start, stop = report["start"], report["stop"]
-    if report["ids"] != ev.ids[start:stop]:
+    ids = ev.ids
+    if report["ids"] != ids[start:stop]:
         raise HeatcheckError(f"saliency shard report {report_path} is of images {report['ids'][:3]}..., not the "
-                             f"dataset's {ev.ids[start:start + 3]}... (stale); delete it and rerun")
+                             f"dataset's {ids[start:start + 3]}... (stale); delete it and rerun")
     shape = tuple(ev.images.shape[-2:]) if copies == 1 else (copies, *ev.images.shape[-2:])
-    sal = open_saliency(report["array"], shape=shape, ids=ev.ids, repair=True, rows=(start, stop))
-    return report, read_saliency(sal, start, stop, repair=True)
+    return report, shard_saliency(report_path, report["array"], start, stop, shape, ids)
 
 
-def _score_shard(store_path, model_path, report_path, metric, params, out_path, seed, batch_size, device,
-                 extras, passes=None) -> dict:
-    store = DatasetStore(store_path)
+def _score_shard(store_path, model_path, report_path, metric, params, seed, batch_size, device, extras,
+                 passes=None) -> dict:
+    """The results of scoring one saliency shard: ``scores`` (images x configurations), ``start``,
+    ``stop``, ``seconds`` (in the metric), ``targets``, ``meta`` (a dict: what the table merge
+    needs), and where the metric has them ``curves`` and ``extra_*``."""
+    store = DatasetStore.shared(store_path)
     ev = store.split("eval")
     report, maps = _shard_maps(report_path, ev)
     start, stop = report["start"], report["stop"]
+    rows = ev.rows(start, stop)
     m = make_metric(metric, params, batch_size=batch_size, seed=seed)
     if m.needs_boxes and ev.boxes is None:
         raise HeatcheckError(f"metric {metric!r} needs object boxes; dataset store {store_path} has none")
@@ -73,15 +99,14 @@ def _score_shard(store_path, model_path, report_path, metric, params, out_path, 
     model = prepare_model(model.to(device), **(passes or {}))
     for p in model.parameters():
         p.requires_grad_(False)
-    x = model_input(torch.from_numpy(ev.images[start:stop]).to(device), meta)
+    x = model_input(torch.tensor(rows.images, device=device), meta)
     if "noisy" in extras:  # maps of a noisy copy are scored on that copy (the metric reruns on it)
         from .sanity import read_noisy_shard
 
         x = read_noisy_shard(extras["noisy"], start, stop).to(device=device, dtype=x.dtype)
     targets = torch.as_tensor(report["targets"], device=device)
-    maps = torch.from_numpy(maps).to(device)
-    boxes = ev.boxes[start:stop] if ev.boxes is not None else None
-    masks = ev.masks[start:stop] if ev.masks is not None else None
+    maps = torch.tensor(maps, device=device)  # its own copy: the rows read are shared
+    boxes, masks = rows.boxes, rows.masks
     kw = _metric_extras(extras, ev, start, stop, device)
     # what the explainer declares about its maps (blurred and half-masked arrays: the source's),
     # from the saliency shard report; reports written before it carried the declaration: the
@@ -95,22 +120,20 @@ def _score_shard(store_path, model_path, report_path, metric, params, out_path, 
     seconds = time.perf_counter() - t0
     if not np.isfinite(res.scores).all():
         bad = int(np.flatnonzero(~np.isfinite(res.scores).all(1))[0])
-        raise HeatcheckError(f"metric {metric!r} gave a non-finite score for image {ev.ids[start + bad]!r}")
+        raise HeatcheckError(f"metric {metric!r} gave a non-finite score for image {rows.ids[bad]!r}")
     cfgs = m.configurations()
     # everything the (torch-free) table merge needs travels with the scores
     meta = {"metric": metric, "config_keys": [m.config_key(c) for c in cfgs], "axes": list(m.axes),
             "axis_values": {a: [c[a] for c in cfgs] for a in m.axes}, "binary": m.binary,
             "higher_is_better": m.higher_is_better}
     arrays = {"scores": res.scores, "start": np.array(start), "stop": np.array(stop),
-              "seconds": np.array(seconds), "targets": targets.cpu().numpy(), "meta": np.array(json.dumps(meta))}
+              "seconds": np.array(seconds), "targets": targets.cpu().numpy(), "meta": meta}
     if res.curves is not None:
         arrays["curves"] = res.curves
     for k, v in res.extra.items():
         arrays[f"extra_{k}"] = v
-    with open(out_path, "wb") as fh:  # file handle: np.savez would append .npz to the name
-        np.savez(fh, **arrays)
     log.info("%s shard %d: %d images in %.2f s", metric, report["shard"], stop - start, seconds)
-    return {"seconds": seconds, "n": stop - start}
+    return arrays
 
 
 def _builtin_signed(name: str) -> bool | None:
@@ -143,7 +166,7 @@ def _metric_extras(extras: dict, ev, start: int, stop: int, device) -> dict:
         report, masked = _shard_maps(extras["masked"], ev, copies=KINDS[HALFMASKED].copies)
         if (report["start"], report["stop"]) != (start, stop):
             raise HeatcheckError(f"half-masked shard {extras['masked']} holds other images than {start}-{stop - 1}")
-        kw["masked_saliency"] = torch.from_numpy(masked).to(device)
+        kw["masked_saliency"] = torch.tensor(masked, device=device)
     return kw
 
 
@@ -163,13 +186,13 @@ def _shapley_shard(store_path, model_path, params, shard, shard_size, out_path, 
     from .shapley import shapley_sampling
     from .shards import n_images
 
-    store = DatasetStore(store_path)
-    ev = store.split("eval")
+    store = DatasetStore.shared(store_path)
     start, stop = shard_range(shard, shard_size, n_images(store, max_eval))
+    rows = store.split("eval").rows(start, stop)
     model, meta = load_checkpoint(model_path, num_classes=store.num_classes)
     model = prepare_model(model.to(device), **(passes or {}))
-    x = model_input(torch.from_numpy(ev.images[start:stop]).to(device), meta)
-    targets = targets_for(model, x, torch.from_numpy(ev.labels[start:stop]).to(device), target, batch_size)
+    x = model_input(torch.tensor(rows.images, device=device), meta)
+    targets = targets_for(model, x, torch.tensor(rows.labels, device=device), target, batch_size)
     params = ShapleyBias.fill(params)  # its settings: the shapley_bias entry's, declared by that class
     cell = shapley_cell(params, x.shape[-1])
     t0 = time.perf_counter()

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import shutil
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -73,8 +74,34 @@ def write_dataset(path, loaded, kind: str, chunk: int = 64) -> None:
     _replace(tmp, path)
 
 
+class Rows:
+    """Rows ``start:stop`` of one split read into memory: ``images``, ``labels``, ``ids``, and
+    ``boxes``/``masks`` where the kind has them (else None). The arrays are read-only: one read
+    serves every job of the shard in a process (:meth:`SplitView.rows`)."""
+
+    __slots__ = ("start", "stop", "images", "labels", "ids", "boxes", "masks")
+
+    def __init__(self, view: "SplitView", start: int, stop: int):
+        self.start, self.stop = start, stop
+        self.images = _frozen(view.images[start:stop])
+        self.labels = _frozen(view.labels[start:stop])
+        self.ids = view.ids[start:stop]
+        self.boxes = None if view.boxes is None else _frozen(view.boxes[start:stop])
+        self.masks = None if view.masks is None else _frozen(view.masks[start:stop])
+
+
+def _frozen(a: np.ndarray) -> np.ndarray:
+    a = np.ascontiguousarray(a)
+    a.flags.writeable = False
+    return a
+
+
 class SplitView:
-    """Lazy access to one split of a dataset store (zarr arrays, read on indexing)."""
+    """Lazy access to one split of a dataset store (zarr arrays, read on indexing; :meth:`rows`
+    and :attr:`ids` read once per view and keep what they read)."""
+
+    #: how many row ranges a view keeps (a process runs the jobs of a few shards at a time)
+    KEEP_ROWS = 8
 
     def __init__(self, group: zarr.Group, where: str):
         self.group, self.where = group, where
@@ -82,10 +109,34 @@ class SplitView:
         self.labels = group["labels"]
         self.boxes = group["boxes"] if "boxes" in group else None
         self.masks = group["masks"] if "masks" in group else None
+        self._ids = self._labels = None
+        self._rows: dict[tuple[int, int], Rows] = {}
+        self._lock = threading.Lock()
 
     @property
     def ids(self) -> list[str]:
-        return [str(v) for v in self.group["ids"][:]]
+        if self._ids is None:
+            self._ids = tuple(str(v) for v in self.group["ids"][:])
+        return list(self._ids)
+
+    @property
+    def all_labels(self) -> np.ndarray:
+        """Every image's label (read-only), read once."""
+        if self._labels is None:
+            self._labels = _frozen(self.labels[:])
+        return self._labels
+
+    def rows(self, start: int, stop: int) -> Rows:
+        """Rows ``start:stop`` in memory, read on the first call for that range."""
+        key = (int(start), int(stop))
+        with self._lock:
+            got = self._rows.pop(key, None)
+            if got is None:
+                got = Rows(self, *key)
+            self._rows[key] = got  # most recently used last
+            while len(self._rows) > self.KEEP_ROWS:
+                self._rows.pop(next(iter(self._rows)))
+            return got
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -119,18 +170,48 @@ class DatasetStore:
         self.class_names = list(attrs["class_names"])
         self.mean = np.asarray(attrs["mean"], dtype=np.float32)
         self.std = np.asarray(attrs["std"], dtype=np.float32)
+        self._views: dict[str, SplitView] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def shared(cls, path) -> "DatasetStore":
+        """The store at ``path`` opened once per process and shared by the jobs that run in it
+        (threads of Snakemake's process): the jobs of one shard then read its images, ids, boxes
+        and masks once (:meth:`SplitView.rows`), not once per explainer and metric. A store
+        written again (:func:`write_dataset` renames a new one into place) is opened afresh."""
+        path = Path(path)
+        try:
+            st = (path / "zarr.json").stat()
+            key = (str(path.resolve()), st.st_ino, st.st_mtime_ns, st.st_size)
+        except OSError:
+            return cls(path)  # missing or damaged: the constructor names the problem
+        with _SHARED_LOCK:
+            store = _SHARED.get(key)
+            if store is None:
+                store = cls(path)
+                for old in [k for k in _SHARED if k[0] == key[0]]:
+                    del _SHARED[old]
+                _SHARED[key] = store
+            return store
 
     def splits(self) -> list[str]:
         return sorted(k for k, _ in self.root.groups())
 
     def split(self, name: str) -> SplitView:
-        if name not in self.root:
-            raise HeatcheckError(f"dataset store {self.path} has no split {name!r}; it has {self.splits()}")
-        return SplitView(self.root[name], f"{self.path}:{name}")
+        with self._lock:
+            if name not in self._views:
+                if name not in self.root:
+                    raise HeatcheckError(f"dataset store {self.path} has no split {name!r}; it has {self.splits()}")
+                self._views[name] = SplitView(self.root[name], f"{self.path}:{name}")
+            return self._views[name]
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+
+_SHARED: dict[tuple, DatasetStore] = {}
+_SHARED_LOCK = threading.Lock()
 
 
 # --- saliency arrays ---------------------------------------------------------------------------
@@ -282,6 +363,41 @@ def read_shard_report(path, repair: bool = True) -> dict:
     path = check_exists(path, what)
     with reading(path, what, repair), open(path) as fh:
         return json.load(fh)
+
+
+#: rows of saliency arrays read by this process (:func:`shard_saliency`), most recently used last
+_SHARD_MAPS: dict[tuple, np.ndarray] = {}
+_SHARD_MAPS_LOCK = threading.Lock()
+#: how many shards of maps a process keeps (the metrics of one shard run one after another)
+KEEP_SHARD_MAPS = 8
+
+
+def shard_saliency(report_path, array_path, start: int, stop: int, shape: tuple, ids: list[str]) -> np.ndarray:
+    """Rows ``start:stop`` of a saliency array, checked (:func:`open_saliency` with ``repair``)
+    and read (:func:`read_saliency`) once per process for every metric that scores them: read
+    again when the array's metadata or the shard's report (which its saliency job writes after
+    the maps) is rewritten. The rows are read-only."""
+    path = Path(array_path)
+    try:
+        meta, rep = (path / "zarr.json").stat(), Path(report_path).stat()
+    except OSError:
+        meta = rep = None
+    key = None if meta is None else (
+        str(path.resolve()), meta.st_ino, meta.st_mtime_ns, meta.st_size, rep.st_ino, rep.st_mtime_ns, rep.st_size,
+        int(start), int(stop), tuple(shape), hash(tuple(ids)))
+    with _SHARD_MAPS_LOCK:
+        got = _SHARD_MAPS.pop(key, None) if key else None
+        if got is not None:
+            _SHARD_MAPS[key] = got
+            return got
+    arr = open_saliency(path, shape=shape, ids=ids, repair=True, rows=(start, stop))
+    got = _frozen(read_saliency(arr, start, stop, repair=True))
+    if key:
+        with _SHARD_MAPS_LOCK:
+            _SHARD_MAPS[key] = got
+            while len(_SHARD_MAPS) > KEEP_SHARD_MAPS:
+                _SHARD_MAPS.pop(next(iter(_SHARD_MAPS)))
+    return got
 
 
 class DamagedSaliencyError(DamagedFileError):

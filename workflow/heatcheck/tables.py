@@ -96,9 +96,15 @@ def read_parquet_table(path, what: str = "score table", repair: bool = False) ->
 def merge_scores(shard_paths, store_path, dataset: str, model: str, explainer: str, out_parquet) -> pd.DataFrame:
     """Concatenate a metric's shard results into one long-format parquet table (a damaged shard is
     removed, so that the next run recomputes it)."""
-    shards = load_shards(shard_paths, repair=True)
-    ev = DatasetStore(store_path).split("eval")
-    ids, labels = ev.ids, ev.labels[:]
+    return write_score_table(load_shards(shard_paths, repair=True), store_path, dataset, model, explainer, out_parquet)
+
+
+def write_score_table(shards: list[dict], store_path, dataset: str, model: str, explainer: str,
+                      out_parquet) -> pd.DataFrame:
+    """The long-format parquet table of a metric's shard results (as :func:`read_shard` returns
+    them, in image order): one row per image and configuration."""
+    ev = DatasetStore.shared(store_path).split("eval")
+    ids, labels = ev.ids, ev.all_labels
     frames = []
     for s in shards:
         meta = s["meta"]

@@ -8,6 +8,8 @@ them and :func:`model_input` is the one function that applies them.
 
 from __future__ import annotations
 
+import os
+import threading
 from functools import partial
 from pathlib import Path
 
@@ -83,12 +85,19 @@ def save_checkpoint(path, model: nn.Module, arch: str, num_classes: int, input_s
     may hold ``builder`` (how to build a model from outside the registry,
     :func:`heatcheck.models.sources.builder`), ``facts`` (:func:`heatcheck.models.facts.model_facts`)
     and ``model_size`` (the side the model takes, when images are resized in front of it).
+
+    Written to a temporary sibling and renamed into place: an interrupted write leaves no
+    half-written checkpoint, and every checkpoint written is a new file (which is how
+    :func:`load_checkpoint`'s per-process reads tell a rewritten checkpoint from the one they read).
     """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
     torch.save({
         "arch": arch, "num_classes": int(num_classes), "input_size": int(input_size),
         "mean": [float(v) for v in mean], "std": [float(v) for v in std],
         "state_dict": model.state_dict(), "heatcheck_version": __version__, **(extra or {}),
-    }, path)
+    }, tmp)
+    os.replace(tmp, path)
 
 
 def load_checkpoint(path, arch: str | None = None, num_classes: int | None = None) -> tuple[nn.Module, dict]:
@@ -103,10 +112,8 @@ def load_checkpoint(path, arch: str | None = None, num_classes: int | None = Non
     path = Path(path)
     if not path.is_file():
         raise HeatcheckError(f"model checkpoint {path} does not exist")
-    try:
-        meta = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:
-        raise HeatcheckError(f"model checkpoint {path} is unreadable: {exc}") from exc
+    meta = _read_checkpoint(path)
+    meta = dict(meta) if isinstance(meta, dict) else meta  # the caller's own (the read is shared)
     if not isinstance(meta, dict) or "state_dict" not in meta or "arch" not in meta:
         raise HeatcheckError(f"{path} is not a heatcheck checkpoint (no 'arch'/'state_dict')")
     if arch is not None and meta["arch"] != arch:
@@ -125,6 +132,34 @@ def load_checkpoint(path, arch: str | None = None, num_classes: int | None = Non
     model.eval()
     prepare(model, meta)
     return model, meta
+
+
+#: checkpoints read by this process: (path, inode, mtime, size) -> what ``torch.load`` returned
+_READ: dict[tuple, dict] = {}
+_READ_LOCK = threading.Lock()
+#: how many checkpoints a process keeps read (a study has a few models; one job needs one)
+KEEP_CHECKPOINTS = 4
+
+
+def _read_checkpoint(path: Path) -> dict:
+    """``torch.load`` of a checkpoint, once per process while the file stays the same: the jobs of
+    a study that run in one process (threads of Snakemake's) build their models from one read.
+    Every caller gets its own model (``load_state_dict`` copies the weights into it)."""
+    st = path.stat()
+    key = (str(path.resolve()), st.st_ino, st.st_mtime_ns, st.st_size)
+    with _READ_LOCK:
+        got = _READ.pop(key, None)
+        if got is None:
+            try:
+                got = torch.load(path, map_location="cpu", weights_only=True)
+            except Exception as exc:
+                raise HeatcheckError(f"model checkpoint {path} is unreadable: {exc}") from exc
+            if not isinstance(got, dict):
+                return got
+        _READ[key] = got
+        while len(_READ) > KEEP_CHECKPOINTS:
+            _READ.pop(next(iter(_READ)))
+        return got
 
 
 def prepare(model: nn.Module, meta: dict) -> nn.Module:
