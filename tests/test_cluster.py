@@ -67,9 +67,11 @@ def test_the_first_papers_study_is_submitted_as_at_most_760_jobs():
     jobs = slurm_jobs(config)
     rules = [j["rule"] for j in jobs]
     # 2 models x (6 explainers x 50 shards + 3 metrics with passes x 8 scored maps x 50 shards),
-    # the data and the 2 models; the pointing game (no model pass) runs on the login node
+    # the data and the 2 models; the pointing game (no model pass) runs on the login node, in one
+    # job per (model, scored maps): its table's (2 x 8, not 2 x 8 x 50 shard jobs)
     assert rules.count("compute_saliency") == 2 * 6 * 50 and rules.count("score_metric") == 2 * 3 * 8 * 50
-    assert len(jobs) == 3003 < sum(r["jobs"] for r in study_passes(config)) == 3800
+    # the cost report's jobs: 600 saliency + 2,400 score shards + 16 pointing-game tables
+    assert len(jobs) == 3003 and sum(r["jobs"] for r in study_passes(config)) == 600 + 2400 + 16
     assert submissions(jobs, {"groups": {}, "components": {}})["submitted"] == 3003
     profile = load_profile()
     n = profile["components"]["shards_{dataset}_{model}_{explainer}"]
@@ -126,7 +128,7 @@ def test_cost_report_states_jobs_submissions_startup_and_gpu_hours(capsys):
     plain = next(line for line in out.splitlines() if line.startswith("| one SLURM job per Snakemake job"))
     grouped = next(line for line in out.splitlines() if line.startswith("| grouped ("))
     cells = [[c.strip() for c in line.strip("|").split("|")] for line in (plain, grouped)]
-    assert [c[1:4] for c in cells] == [["3,800", "3,003", "3,003"], ["3,800", "3,003", "243"]]
+    assert [c[1:4] for c in cells] == [["3,016", "3,003", "3,003"], ["3,016", "3,003", "243"]]
     assert float(cells[1][4]) < float(cells[0][4])  # start-up hours
     assert cells[0][6] == cells[1][6] != "?"  # GPU hours, the same work either way
     assert "1,261 img/s FP32" in out and "NVIDIA DeepLearningExamples" in out and "approximation" in out

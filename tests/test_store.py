@@ -187,3 +187,18 @@ def test_shard_saliency_reads_a_shard_once_for_its_metrics_until_its_saliency_jo
     # the checks of open_saliency hold for every new read
     with pytest.raises(DamagedSaliencyError, match="maps of other images"):
         shard_saliency(report, path, 4, 8, (8, 8), ["other"] + ids[1:])
+
+
+def test_written_puts_a_file_in_place_whole_or_not_at_all(tmp_path):
+    from heatcheck.store import written
+
+    out = tmp_path / "0.npz"
+    with written(out) as fh:
+        np.savez(fh, a=np.arange(3))
+    assert np.array_equal(np.load(out)["a"], np.arange(3))
+    with pytest.raises(RuntimeError, match="killed"):
+        with written(out) as fh:
+            fh.write(b"PK half a zip")
+            raise RuntimeError("killed while writing")
+    assert np.array_equal(np.load(out)["a"], np.arange(3))  # the old file, untouched
+    assert [p.name for p in tmp_path.iterdir()] == ["0.npz"]  # no temporary left

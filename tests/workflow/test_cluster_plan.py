@@ -83,7 +83,7 @@ def test_work_without_model_passes_asks_for_no_gpu(plan):
     rules = Counter(j["rule"] for j in jobs)
     # what makes no pass is planned, as local rules: random maps (and their half-masked reruns),
     # masking robustness scores, mutual verification
-    assert rules["compute_saliency_light"] == 2 * 2 and rules["score_metric_light"] == 2 * 3
+    assert rules["compute_saliency_light"] == 2 * 2 and rules["score_table_light"] == 2 * 3
     assert rules["mutual_verification"] == 2
     for j in jobs:
         gpu = int(j["resources"].get("gpu", 0))

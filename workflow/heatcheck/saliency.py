@@ -20,7 +20,7 @@ from .models import input_normalization, load_checkpoint, model_input
 from .runtime import out_of_memory
 from .derived import BLUR, HALFMASKED, NOISY, RANDOMIZED, apply_half_masks, copies as map_copies, parse_derived, split_variant
 from .shards import n_images, shard_range
-from .store import DatasetStore, write_saliency_shard
+from .store import DatasetStore, write_saliency_shard, written
 
 log = logging.getLogger(__name__)
 
@@ -145,6 +145,6 @@ def _compute_shard(store_path, model_path, sal_path, name, params, shard, shard_
               "targets": targets.cpu().tolist(), "ids": ids[::copies], **extra}
     log.info("%s shard %d: %d images in %.2f s", explainer, shard, stop - start, seconds)
     if report_path:
-        with open(report_path, "w") as fh:
+        with written(report_path, "w") as fh:
             json.dump(report, fh, indent=1)
     return report

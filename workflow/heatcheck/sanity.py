@@ -253,7 +253,7 @@ def noisy_shard(store_path, model_path, copy_index: int, sigma: float, shard: in
     from .precision import prepare_model
     from .runtime import out_of_memory
     from .shards import n_images, shard_range
-    from .store import DatasetStore
+    from .store import DatasetStore, written
 
     device = device or torch.device("cpu")
     store = DatasetStore.shared(store_path)
@@ -266,7 +266,7 @@ def noisy_shard(store_path, model_path, copy_index: int, sigma: float, shard: in
         noisy = minor_input_noise(model, x, float(sigma), seed=seed, copy_index=copy_index,
                                   index=torch.arange(start, stop), batch_size=batch_size)
     seconds = time.perf_counter() - t0
-    with open(out_path, "wb") as fh:  # a file handle: np.savez would append .npz to the name
+    with written(out_path) as fh:  # a file handle: np.savez would append .npz to the name
         np.savez(fh, x=noisy.x.cpu().numpy().astype(np.float32), scale=noisy.scale, draws=noisy.draws,
                  start=np.array(start), stop=np.array(stop), seconds=np.array(seconds),
                  meta=np.array(json.dumps({"copy": int(copy_index), "sigma": float(sigma), "seed": int(seed)})))

@@ -17,7 +17,8 @@ from .models import input_normalization, load_checkpoint, model_input
 from .runtime import out_of_memory
 from .derived import HALFMASKED, KINDS, source
 from .shards import shard_range
-from .store import DatasetStore, check_exists, open_saliency, read_saliency, read_shard_report, reading, shard_saliency
+from .store import (DatasetStore, check_exists, open_saliency, read_saliency, read_shard_report, reading, shard_saliency,
+                    written)
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +44,7 @@ def score_shard(store_path, model_path, report_path, metric: str, params: dict, 
     with out_of_memory(f"score_metric {metric} of {report_path}", batch_size):
         arrays = _score_shard(store_path, model_path, report_path, metric, params, seed, batch_size,
                               device or torch.device("cpu"), extras or {}, passes)
-    with open(out_path, "wb") as fh:  # file handle: np.savez would append .npz to the name
+    with written(out_path) as fh:  # file handle: np.savez would append .npz to the name
         np.savez(fh, **{k: np.array(json.dumps(v)) if k == "meta" else v for k, v in arrays.items()})
     return {"seconds": float(arrays["seconds"]), "n": int(arrays["stop"] - arrays["start"])}
 
@@ -201,7 +202,7 @@ def _shapley_shard(store_path, model_path, params, shard, shard_size, out_path, 
                            batch_size=batch_size, seed=seed, index=torch.arange(start, stop), progress=True)
     seconds = time.perf_counter() - t0
     grid = tuple(est[2])
-    with open(out_path, "wb") as fh:
+    with written(out_path) as fh:
         np.savez(fh, estimate=np.asarray(est[0]).reshape(len(x), *grid), stderr=np.asarray(est[1]).reshape(len(x), *grid),
                  start=np.array(start), stop=np.array(stop), seconds=np.array(seconds), cell=np.array(cell),
                  targets=targets.cpu().numpy())
@@ -222,7 +223,7 @@ def feature_scale(store_path, model_path, out_json, *, max_eval: int | None = No
     x = model_input(torch.from_numpy(store.split("eval").images[:n]), meta)
     with out_of_memory("feature_scale", batch_size):
         alpha = float(feature_alpha(prepare_model(model.to(device), **(passes or {})), x.to(device), batch_size))
-    with open(out_json, "w") as fh:
+    with written(out_json, "w") as fh:
         json.dump({"alpha": alpha, "n": n}, fh)
     return alpha
 

@@ -34,6 +34,23 @@ def file_checksum(path) -> str:
     return h.hexdigest()
 
 
+@contextmanager
+def written(path, mode: str = "wb"):
+    """A file handle for writing ``path`` in one step: the content goes to a temporary sibling,
+    renamed into place when the block ends, and removed when it fails. A job killed while it
+    writes leaves no half-written output under the output's name (Snakemake's own record of
+    unfinished jobs misses some after a kill: a half-written score shard was read as finished)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
+    try:
+        with open(tmp, mode) as fh:
+            yield fh
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
 def _tmp_path(path: Path) -> Path:
     return path.with_name(path.name + f".tmp-{os.getpid()}")
 

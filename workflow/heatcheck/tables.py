@@ -16,7 +16,7 @@ import pandas as pd
 import zarr
 
 from . import HeatcheckError, __version__
-from .store import DatasetStore, check_exists, damaged_file, missing_chunks, reading
+from .store import DatasetStore, check_exists, damaged_file, missing_chunks, reading, written
 
 #: what the merges read of each kind of shard file (``scoring.score_shard`` / ``shapley_shard``);
 #: a shard lacking one is damaged
@@ -125,7 +125,8 @@ def write_score_table(shards: list[dict], store_path, dataset: str, model: str, 
                 df[k[6:]] = s[k].reshape(-1)
         frames.append(df)
     table = pd.concat(frames, ignore_index=True)
-    table.to_parquet(out_parquet, index=False)
+    with written(out_parquet) as fh:
+        table.to_parquet(fh, index=False)
     return table
 
 
