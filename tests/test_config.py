@@ -536,14 +536,16 @@ def test_primary_params_score_the_primary_configuration_alone():
     """The report card's reruns are scored with primary_params: exactly the primary configuration
     of each metric, under the same name (what the card reads), at a fraction of the passes."""
     from heatcheck.costs import metric_passes
-    from heatcheck.metric_configs import PRIMARY, config_keys, primary_params
-    from heatcheck.metrics import make_metric
+    from heatcheck.metric_configs import config_keys, primary_config, primary_params
+    from heatcheck.metrics import METRICS, make_metric
 
     full = {"insertion": {"steps": 10, "uniform_seeds": 2}, "average_drop": {}, "unexplainable_features": {}}
     for metric, params in full.items():
         reduced = primary_params(metric, params)
         m = make_metric(metric, reduced)
-        assert [m.config_key(c) for c in m.configurations()] == config_keys(metric, reduced) == [PRIMARY[metric]]
+        declared = METRICS.get(metric).primary  # the class's declaration, read by every stage
+        assert [m.config_key(c) for c in m.configurations()] == config_keys(metric, reduced) == [declared]
+        assert primary_config(metric) == declared != "mean"
         assert metric_passes(metric, reduced, 32) < metric_passes(metric, params, 32)
     assert config_keys("average_drop", primary_params("average_drop", {}, {"average_drop": "p90"})) == ["p90"]
     uniform = primary_params("deletion", {"uniform_seeds": 3}, {"deletion": "uniform+region"})
@@ -551,3 +553,20 @@ def test_primary_params_score_the_primary_configuration_alone():
     # a primary that is the mean of the configurations, or a metric of one, keeps the parameters
     assert primary_params("insertion", {"steps": 5}, {"insertion": "mean"}) == {"steps": 5}
     assert primary_params("road_morf", {"noise": 0.1}) == {"noise": 0.1}
+
+
+def test_a_metrics_declared_primary_configuration_is_what_the_stages_read(monkeypatch):
+    """One declaration: the class's ``primary`` picks the reruns' parameters and the analyses'
+    column alike."""
+    import pandas as pd
+
+    from heatcheck.analysis.reliability import primary_configs
+    from heatcheck.metric_configs import config_keys, primary_params
+    from heatcheck.metrics import METRICS
+
+    scores = pd.DataFrame({"metric": ["average_drop"] * 3, "config": ["real", "p50", "p90"]})
+    assert primary_configs(scores) == {"average_drop": "real"}
+    monkeypatch.setattr(METRICS.get("average_drop"), "primary", "p90")
+    assert primary_configs(scores) == {"average_drop": "p90"}
+    assert config_keys("average_drop", primary_params("average_drop", {"percentiles": [50, 90]})) == ["p90"]
+    assert primary_configs(scores, {"average_drop": "p50"}) == {"average_drop": "p50"}  # the config's override

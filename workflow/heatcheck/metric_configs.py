@@ -71,32 +71,49 @@ def masking_robustness(params: dict) -> list[dict]:
     return [{"half": h} for h in HALVES]
 
 
-#: configurations used when a metric is one column among others (inter-method reliability,
-#: rankings, the report card); a metric not listed, or whose listed config was not scored, uses the
-#: mean over its configurations ("mean"), or its only configuration
-PRIMARY = {"insertion": "mean+pixel", "deletion": "mean+pixel", "average_drop": "real",
-           "unexplainable_features": "0.05"}
+def average_drop_primary(params: dict, choice: str) -> dict:
+    """Average Drop scoring ``real`` or one percentile ``p{q}`` alone."""
+    return {**params, "real": choice == "real", "percentiles": [] if choice == "real" else [float(choice[1:])]}
+
+
+def pixel_perturbation_primary(params: dict, choice: str) -> dict:
+    """Insertion / deletion scoring one baseline x granularity pair (all its uniform seeds)."""
+    baseline, granularity = choice.split("+")[:2]
+    return {**params, "baselines": [baseline], "granularities": [granularity]}
+
+
+def unexplainable_features_primary(params: dict, choice: str) -> dict:
+    return {**params, "taus": [float(choice)]}
+
+
+def primary_config(metric: str, params: dict | None = None, overrides: dict | None = None) -> str:
+    """The configuration standing for ``metric`` where it is one column among others: the
+    ``analysis.primary`` override, else its class's declaration (``Metric.primary``: ``mean``,
+    the mean over its configurations, unless the class names one)."""
+    if metric in (overrides or {}):
+        return str(overrides[metric])
+    from .plugins import method_class
+
+    try:
+        return str(method_class("metrics", metric, params or {}).primary)
+    except Exception:  # not a metric of this study's registry (a table of another run): the mean
+        return "mean"
 
 
 def primary_params(metric: str, params: dict, overrides: dict | None = None) -> dict:
-    """``params`` reduced to what scores the metric's primary configuration (:data:`PRIMARY`, or
-    ``analysis.primary``), the only one the report card reads of the maps rerun for it: the same
-    configuration names, a fraction of the passes (insertion/deletion 1 of 6 baseline x
-    granularity pairs). A metric whose primary is the mean of its configurations keeps them all.
+    """``params`` reduced to what scores the metric's primary configuration
+    (:func:`primary_config`), the only one the report card reads of the maps rerun for it: the
+    same configuration names, a fraction of the passes (insertion/deletion 1 of 6 baseline x
+    granularity pairs), as the metric's class declares (``Metric.primary_params``). A metric
+    whose primary is the mean of its configurations keeps them all.
     """
-    choice = str({**PRIMARY, **(overrides or {})}.get(metric, "mean"))
+    from .plugins import method_class
+
+    choice = primary_config(metric, params, overrides)
     keys = [SEED_SUFFIX.sub("", k) for k in config_keys(metric, params)]
     if choice == "mean" or choice not in keys:
         return dict(params)
-    p = dict(params)
-    if metric in ("insertion", "deletion"):
-        baseline, granularity = choice.split("+")[:2]
-        p.update(baselines=[baseline], granularities=[granularity])
-    elif metric == "average_drop":
-        p.update(real=choice == "real", percentiles=[] if choice == "real" else [float(choice[1:])])
-    elif metric == "unexplainable_features":
-        p["taus"] = [float(choice)]
-    return p
+    return method_class("metrics", metric, params).primary_params(dict(params), choice)
 
 
 def config_keys(metric: str, params: dict, explainers=()) -> list[str]:

@@ -24,7 +24,7 @@ import pandas as pd
 from scipy import stats
 
 from ..derived import BLUR, parse_derived
-from ..metric_configs import PRIMARY, SEED_SUFFIX as _SEED  # noqa: F401  (PRIMARY: read here by others)
+from ..metric_configs import SEED_SUFFIX as _SEED, primary_config
 from ..tables import bootstrap_ci
 from .correlation import _rowwise_pearson, aligned, boot_indices, percentile_ci, spearman
 
@@ -46,14 +46,15 @@ def collapse_seeds(scores: pd.DataFrame) -> pd.DataFrame:
 
 
 def primary_configs(scores: pd.DataFrame, overrides: dict | None = None) -> dict[str, str]:
-    """The configuration standing for each metric: ``overrides``, else :data:`PRIMARY`, else the
-    only configuration, else ``"mean"`` (the mean over configurations)."""
-    wanted = {**PRIMARY, **(overrides or {})}
+    """The configuration standing for each metric: ``overrides``, else the one its class
+    declares (:func:`heatcheck.metric_configs.primary_config`), else the only configuration, else
+    ``"mean"`` (the mean over configurations)."""
     out = {}
     for metric, g in scores.groupby("metric", sort=False):
         configs = list(dict.fromkeys(g["config"]))
-        if wanted.get(metric) in configs or wanted.get(metric) == "mean":
-            out[metric] = wanted[metric]
+        wanted = primary_config(metric, overrides=overrides)
+        if wanted in configs or wanted == "mean" and metric in (overrides or {}):
+            out[metric] = wanted
         else:
             out[metric] = configs[0] if len(configs) == 1 else "mean"
     return out

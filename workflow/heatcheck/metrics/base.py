@@ -62,6 +62,10 @@ class Metric(Method):
     binary: bool = False
     has_curves: bool = False
     per_explainer: bool = True
+    #: the configuration standing for the metric where it is one column among others
+    #: (inter-method reliability, rankings, the report card; ``analysis.primary`` overrides it):
+    #: a :meth:`config_key` without a uniform seed suffix, or ``mean`` (over its configurations)
+    primary: str = "mean"
 
     def __init__(self, batch_size: int = 256, seed: int = 0, **params):
         self.batch_size = int(batch_size)
@@ -81,6 +85,14 @@ class Metric(Method):
 
     #: a short name of a configuration, e.g. ``mean+pixel`` or ``uniform+region+s2``
     config_key = staticmethod(default_key)
+
+    @classmethod
+    def primary_params(cls, params: dict, choice: str) -> dict:
+        """``params`` (filled) reduced to what scores configuration ``choice`` (one of its
+        :meth:`config_key` names, seeds averaged) with the same name, or ``params`` itself where
+        the metric cannot score one configuration alone (the default). The report card's reruns
+        are scored with it (:func:`heatcheck.metric_configs.primary_params`)."""
+        return dict(params)
 
     @classmethod
     def passes(cls, params: dict, side: int) -> tuple[float, float]:

@@ -380,6 +380,8 @@ class UnexplainableFeatures(Metric):
                     items={"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}, min_items=1,
                     unique=True),)
     configs = staticmethod(metric_configs.unexplainable_features)
+    primary = "0.05"
+    primary_params = staticmethod(metric_configs.unexplainable_features_primary)
 
     @classmethod
     def passes(cls, params, side):

@@ -67,12 +67,14 @@ class AverageDrop(Metric):
 
     higher_is_better = False
     axes = ("binarize",)
+    primary = "real"
     params = (Param("real", "boolean", True, "Score the real-valued map."),
               Param("percentiles", "array", [50, 70, 75, 80, 85, 90],
                     "Binarize each map at these per-image percentiles (supplement C).",
                     items={"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 100}, unique=True),
               Param("relu", "boolean", True, "remove negative relevance before min-max scaling"))
     configs = staticmethod(metric_configs.average_drop)
+    primary_params = staticmethod(metric_configs.average_drop_primary)
 
     @classmethod
     def passes(cls, params, side):
@@ -117,6 +119,7 @@ class _PixelPerturbation(Metric):
 
     has_curves = True
     axes = ("baseline", "granularity", "seed")
+    primary = "mean+pixel"
     insert: bool = True
     params = (
         Param("baselines", "array", ["mean", "blur", "uniform"], "what perturbed pixels become",
@@ -132,6 +135,7 @@ class _PixelPerturbation(Metric):
         Param("relu", "boolean", True, "Remove negative relevance before ordering."))
     configs = staticmethod(metric_configs.pixel_perturbation)
     config_key = staticmethod(metric_configs.pixel_perturbation_key)
+    primary_params = staticmethod(metric_configs.pixel_perturbation_primary)
 
     @classmethod
     def passes(cls, params, side):
