@@ -1,7 +1,6 @@
 # Validation, wildcard constraints and input helpers. No rules here.
 import sys
 from pathlib import Path
-from types import SimpleNamespace
 
 from snakemake.utils import validate
 
@@ -409,18 +408,15 @@ def metric_extra_inputs(wildcards):
 
 
 def light_table_inputs(wildcards):
-    """What score_table_light reads of each shard: the saliency shard's report (``saliency_{k}``)
-    and what the metric needs besides the maps (``{need}_{k}``, as score_metric's inputs)."""
-    n_shards = -(-n_studied(wildcards.dataset) // config["shard_size"])
+    """What score_table_light reads of each shard k: the saliency shard's report (``saliency_{k}``)
+    and what the metric needs besides the maps (``{need}_{k}``: score_metric's extra inputs)."""
+    from snakemake.iocontainers import Wildcards
+
     inputs = {}
-    for k in range(n_shards):
-        w = {"dataset": wildcards.dataset, "model": wildcards.model, "explainer": wildcards.explainer, "shard": k}
+    for k in range(-(-n_studied(wildcards.dataset) // config["shard_size"])):
+        w = Wildcards(fromdict={**dict(wildcards.items()), "shard": str(k)})
         inputs[f"saliency_{k}"] = "results/{dataset}/saliency/{model}/{explainer}.shards/{shard}.json".format(**w)
-        for key, path in METRIC_EXTRAS.get(wildcards.metric, {}).items():
-            inputs[f"{key}_{k}"] = path.format(**w)
-        _, kind, copy = parse_derived(wildcards.explainer)
-        if kind == "noisy":
-            inputs[f"noisy_{k}"] = noisy_shard_file(SimpleNamespace(**w), copy)
+        inputs.update({f"{key}_{k}": path for key, path in metric_extra_inputs(w).items()})
     return inputs
 
 

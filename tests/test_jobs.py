@@ -28,18 +28,14 @@ def study(tmp_path_factory):
 PARAMS = {"lrp": {"rule": "epsilon", "epsilon": 1.0}, "deepshap": {"background_size": 4}}
 
 
-def _traced_job(d, explainer: str, tag: str) -> np.ndarray:
-    """One traced-model shard job as the compute_saliency rule runs it: from a job thread, with
-    own_process (LRP and DeepSHAP trace the model)."""
-    array = d / f"{explainer}-{tag}.zarr"
-    init_saliency(d / "images.zarr", d / "m.pt", array, explainer, PARAMS[explainer], 6, None)
+def _in_job_thread(*args, **kwargs) -> None:
+    """``jobs._call(*args, **kwargs)`` from a thread other than the main one, as Snakemake runs a
+    job's ``run:`` block (own-process work then goes to the worker pool); its error re-raised."""
     out = {}
 
     def job():
         try:
-            jobs._call("heatcheck.saliency.compute_shard", 1, str(d / f"{explainer}-{tag}.log"), str(d / "images.zarr"),
-                       str(d / "m.pt"), str(array), explainer, PARAMS[explainer], 0, 6, own_process=True,
-                       report_path=str(d / f"{explainer}-{tag}.json"))
+            jobs._call(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
             out["error"] = exc
 
@@ -48,6 +44,16 @@ def _traced_job(d, explainer: str, tag: str) -> np.ndarray:
     t.join()
     if "error" in out:
         raise out["error"]
+
+
+def _traced_job(d, explainer: str, tag: str) -> np.ndarray:
+    """One traced-model shard job as the compute_saliency rule runs it: from a job thread, with
+    own_process (LRP and DeepSHAP trace the model)."""
+    array = d / f"{explainer}-{tag}.zarr"
+    init_saliency(d / "images.zarr", d / "m.pt", array, explainer, PARAMS[explainer], 6, None)
+    _in_job_thread("heatcheck.saliency.compute_shard", 1, str(d / f"{explainer}-{tag}.log"), str(d / "images.zarr"),
+                   str(d / "m.pt"), str(array), explainer, PARAMS[explainer], 0, 6, own_process=True,
+                   report_path=str(d / f"{explainer}-{tag}.json"))
     return zarr.open_array(str(array), mode="r")[:]
 
 
@@ -84,21 +90,10 @@ def test_a_dead_worker_fails_its_job_by_name_and_the_next_job_gets_a_new_one(stu
 
 
 def _training_job(d, spec, out):
-    res = {}
-
-    def job():
-        try:
-            jobs._call("heatcheck.models.train.train_model", 1, str(out.with_suffix(".log")), str(d / "images.zarr"),
-                       spec, str(out), str(out.with_suffix(".json")), own_process=True, global_seed=spec["seed"],
-                       name=out.stem)
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test's thread
-            res["error"] = exc
-
-    t = threading.Thread(target=job)
-    t.start()
-    t.join()
-    if "error" in res:
-        raise res["error"]
+    """A training job as the train_model rule runs it: from a job thread, in a seeded worker."""
+    _in_job_thread("heatcheck.models.train.train_model", 1, str(out.with_suffix(".log")), str(d / "images.zarr"),
+                   spec, str(out), str(out.with_suffix(".json")), own_process=True, global_seed=spec["seed"],
+                   name=out.stem)
 
 
 def test_training_runs_seeded_in_a_worker_that_the_traced_jobs_then_reuse(study, tmp_path):

@@ -252,21 +252,23 @@ def study_passes(config: dict, images: int | dict | None = None, train_images: i
                 add("shapley", f"{shap['samples']} walks", (shapley_passes(shap, side), 0.0), n_eval, shards)
             if needs["features"]:
                 add("feature scale", "alpha", (1.0, 0.0), n_eval, 1)
+            def metric_jobs(fwd, maps):
+                # a metric without model passes is scored in its table's job (score_table_light),
+                # one per scored maps; the others in one job per shard
+                return maps if fwd == 0 else None if shards is None else shards * maps
+
             for m, p in metrics.items():
                 if m in compares:
                     add("metrics", m, (0.0, 0.0), n_eval, 1)
                     continue
                 scored = metric_explainers(config, m)  # the sparsity study's blurred copies included
                 fwd = metric_passes(m, p, side)
-                # a metric without model passes is scored in its table's job (score_table_light),
-                # one per explainer; the others in one job per shard
-                jobs = len(scored) if fwd == 0 else None if shards is None else shards * len(scored)
-                add("metrics", m, (fwd, 0.0), None if n_eval is None else n_eval * len(scored), jobs)
+                add("metrics", m, (fwd, 0.0), None if n_eval is None else n_eval * len(scored),
+                    metric_jobs(fwd, len(scored)))
                 reruns = metric_explainers(config, m, model)[len(scored):]  # scored at the primary configuration
                 if reruns:
                     primary = primary_params(m, p, config.get("analysis", {}).get("primary"))
                     fwd = metric_passes(m, primary, side)
-                    jobs = len(reruns) if fwd == 0 else None if shards is None else shards * len(reruns)
                     add("metrics", f"{m} (report card reruns)", (fwd, 0.0),
-                        None if n_eval is None else n_eval * len(reruns), jobs)
+                        None if n_eval is None else n_eval * len(reruns), metric_jobs(fwd, len(reruns)))
     return rows

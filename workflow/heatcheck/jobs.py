@@ -158,8 +158,12 @@ def compute_saliency(input, output, params, wildcards, threads, log, config) -> 
           passes=dict(config.get("passes") or {}), noisy=input.noisy if "noisy" in input.keys() else None)
 
 
+#: the inputs some metrics read besides the maps (:func:`heatcheck.scoring.score_shard`'s ``extras``)
+EXTRAS = ("shapley", "features", "masked", "noisy")
+
+
 def score_metric(input, output, params, wildcards, threads, log, config) -> None:
-    extras = {k: input[k] for k in ("shapley", "features", "masked", "noisy") if k in input.keys()}
+    extras = {k: input[k] for k in EXTRAS if k in input.keys()}
     _call("heatcheck.scoring.score_shard", threads, _log(log), input.store, input.model, input.saliency,
           wildcards.metric, params.metric, output[0], seed=params.seed, batch_size=config["batch_size"],
           extras=extras, passes=dict(config.get("passes") or {}))
@@ -170,8 +174,7 @@ def score_table_light(input, output, params, wildcards, threads, log, config) ->
     as its table in one job (:func:`heatcheck.scoring.score_table`)."""
     names = set(input.keys())
     shards = range(sum(1 for k in names if k.startswith("saliency_")))
-    extras = [{key: str(getattr(input, f"{key}_{k}")) for key in ("shapley", "features", "masked", "noisy")
-               if f"{key}_{k}" in names} for k in shards]
+    extras = [{key: str(getattr(input, f"{key}_{k}")) for key in EXTRAS if f"{key}_{k}" in names} for k in shards]
     _call("heatcheck.scoring.score_table", threads, _log(log), input.store, input.model,
           [str(getattr(input, f"saliency_{k}")) for k in shards], wildcards.metric, params.metric, output[0], wildcards.dataset,
           wildcards.model, wildcards.explainer, seed=params.seed, batch_size=config["batch_size"], extras=extras,

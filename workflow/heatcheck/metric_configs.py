@@ -92,11 +92,12 @@ def primary_config(metric: str, params: dict | None = None, overrides: dict | No
     the mean over its configurations, unless the class names one)."""
     if metric in (overrides or {}):
         return str(overrides[metric])
+    from . import HeatcheckError
     from .plugins import method_class
 
     try:
         return str(method_class("metrics", metric, params or {}).primary)
-    except Exception:  # not a metric of this study's registry (a table of another run): the mean
+    except HeatcheckError:  # a plugin's table read without its config entry: the mean
         return "mean"
 
 

@@ -60,10 +60,10 @@ def score_table(store_path, model_path, report_paths: list, metric: str, params:
 
     device = device or torch.device("cpu")
     shards = []
-    for k, report_path in enumerate(report_paths):
+    for report_path, extra in zip(report_paths, extras or [{}] * len(report_paths)):
         with out_of_memory(f"score_table {metric} of {report_path}", batch_size):
             shards.append(_score_shard(store_path, model_path, report_path, metric, params, seed, batch_size, device,
-                                       (extras or [{}] * len(report_paths))[k], passes))
+                                       extra, passes))
     shards.sort(key=lambda a: int(a["start"]))
     return write_score_table(shards, store_path, dataset, model, explainer, out_parquet)
 

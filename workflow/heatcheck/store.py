@@ -51,6 +51,35 @@ def written(path, mode: str = "wb"):
         raise
 
 
+def file_stamp(path) -> tuple:
+    """What tells a file rewritten from the one read before: its resolved path, inode, mtime and
+    size (``OSError`` when it is missing). Outputs are written as new files (:func:`written`)."""
+    path = Path(path)
+    st = path.stat()
+    return str(path.resolve()), st.st_ino, st.st_mtime_ns, st.st_size
+
+
+class Recent:
+    """The ``keep`` most recently used results of a read, per process and thread-safe: what the
+    jobs running as threads of one process read once (a store, a shard's rows and maps, a
+    checkpoint), keyed by what identifies the files read (:func:`file_stamp`)."""
+
+    def __init__(self, keep: int):
+        self.keep = keep
+        self._values: dict = {}
+        self._lock = threading.Lock()
+
+    def get(self, key, make):
+        """The value for ``key``; ``make()`` reads it on the first call (under the lock, so that
+        jobs asking at once share one read)."""
+        with self._lock:
+            value = self._values.pop(key) if key in self._values else make()
+            self._values[key] = value  # most recently used last
+            while len(self._values) > self.keep:
+                self._values.pop(next(iter(self._values)))
+            return value
+
+
 def _tmp_path(path: Path) -> Path:
     return path.with_name(path.name + f".tmp-{os.getpid()}")
 
@@ -127,8 +156,7 @@ class SplitView:
         self.boxes = group["boxes"] if "boxes" in group else None
         self.masks = group["masks"] if "masks" in group else None
         self._ids = self._labels = None
-        self._rows: dict[tuple[int, int], Rows] = {}
-        self._lock = threading.Lock()
+        self._rows = Recent(self.KEEP_ROWS)
 
     @property
     def ids(self) -> list[str]:
@@ -146,14 +174,7 @@ class SplitView:
     def rows(self, start: int, stop: int) -> Rows:
         """Rows ``start:stop`` in memory, read on the first call for that range."""
         key = (int(start), int(stop))
-        with self._lock:
-            got = self._rows.pop(key, None)
-            if got is None:
-                got = Rows(self, *key)
-            self._rows[key] = got  # most recently used last
-            while len(self._rows) > self.KEEP_ROWS:
-                self._rows.pop(next(iter(self._rows)))
-            return got
+        return self._rows.get(key, lambda: Rows(self, *key))
 
     def __len__(self) -> int:
         return self.images.shape[0]
@@ -196,20 +217,11 @@ class DatasetStore:
         (threads of Snakemake's process): the jobs of one shard then read its images, ids, boxes
         and masks once (:meth:`SplitView.rows`), not once per explainer and metric. A store
         written again (:func:`write_dataset` renames a new one into place) is opened afresh."""
-        path = Path(path)
         try:
-            st = (path / "zarr.json").stat()
-            key = (str(path.resolve()), st.st_ino, st.st_mtime_ns, st.st_size)
+            key = file_stamp(Path(path) / "zarr.json")
         except OSError:
             return cls(path)  # missing or damaged: the constructor names the problem
-        with _SHARED_LOCK:
-            store = _SHARED.get(key)
-            if store is None:
-                store = cls(path)
-                for old in [k for k in _SHARED if k[0] == key[0]]:
-                    del _SHARED[old]
-                _SHARED[key] = store
-            return store
+        return _SHARED.get(key, lambda: cls(path))
 
     def splits(self) -> list[str]:
         return sorted(k for k, _ in self.root.groups())
@@ -227,8 +239,8 @@ class DatasetStore:
         return len(self.class_names)
 
 
-_SHARED: dict[tuple, DatasetStore] = {}
-_SHARED_LOCK = threading.Lock()
+#: the stores opened by :meth:`DatasetStore.shared` (a study has a few datasets)
+_SHARED = Recent(4)
 
 
 # --- saliency arrays ---------------------------------------------------------------------------
@@ -382,11 +394,9 @@ def read_shard_report(path, repair: bool = True) -> dict:
         return json.load(fh)
 
 
-#: rows of saliency arrays read by this process (:func:`shard_saliency`), most recently used last
-_SHARD_MAPS: dict[tuple, np.ndarray] = {}
-_SHARD_MAPS_LOCK = threading.Lock()
-#: how many shards of maps a process keeps (the metrics of one shard run one after another)
-KEEP_SHARD_MAPS = 8
+#: rows of saliency arrays read by this process (:func:`shard_saliency`; the metrics of one
+#: shard run one after another)
+_SHARD_MAPS = Recent(8)
 
 
 def shard_saliency(report_path, array_path, start: int, stop: int, shape: tuple, ids: list[str]) -> np.ndarray:
@@ -395,26 +405,17 @@ def shard_saliency(report_path, array_path, start: int, stop: int, shape: tuple,
     again when the array's metadata or the shard's report (which its saliency job writes after
     the maps) is rewritten. The rows are read-only."""
     path = Path(array_path)
+
+    def read():
+        arr = open_saliency(path, shape=shape, ids=ids, repair=True, rows=(start, stop))
+        return _frozen(read_saliency(arr, start, stop, repair=True))
+
     try:
-        meta, rep = (path / "zarr.json").stat(), Path(report_path).stat()
+        key = (file_stamp(path / "zarr.json"), file_stamp(report_path), int(start), int(stop), tuple(shape),
+               hash(tuple(ids)))
     except OSError:
-        meta = rep = None
-    key = None if meta is None else (
-        str(path.resolve()), meta.st_ino, meta.st_mtime_ns, meta.st_size, rep.st_ino, rep.st_mtime_ns, rep.st_size,
-        int(start), int(stop), tuple(shape), hash(tuple(ids)))
-    with _SHARD_MAPS_LOCK:
-        got = _SHARD_MAPS.pop(key, None) if key else None
-        if got is not None:
-            _SHARD_MAPS[key] = got
-            return got
-    arr = open_saliency(path, shape=shape, ids=ids, repair=True, rows=(start, stop))
-    got = _frozen(read_saliency(arr, start, stop, repair=True))
-    if key:
-        with _SHARD_MAPS_LOCK:
-            _SHARD_MAPS[key] = got
-            while len(_SHARD_MAPS) > KEEP_SHARD_MAPS:
-                _SHARD_MAPS.pop(next(iter(_SHARD_MAPS)))
-    return got
+        return read()  # missing: open_saliency names it
+    return _SHARD_MAPS.get(key, read)
 
 
 class DamagedSaliencyError(DamagedFileError):

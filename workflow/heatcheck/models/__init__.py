@@ -8,8 +8,6 @@ them and :func:`model_input` is the one function that applies them.
 
 from __future__ import annotations
 
-import os
-import threading
 from functools import partial
 from pathlib import Path
 
@@ -18,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .. import HeatcheckError, __version__
-from ..store import file_checksum  # noqa: F401  (re-exported)
+from ..store import Recent, file_checksum, file_stamp, written  # file_checksum: re-exported
 from ..archs import ARCHS
 from ..registry import Registry
 from . import cifar, zoo
@@ -90,14 +88,12 @@ def save_checkpoint(path, model: nn.Module, arch: str, num_classes: int, input_s
     half-written checkpoint, and every checkpoint written is a new file (which is how
     :func:`load_checkpoint`'s per-process reads tell a rewritten checkpoint from the one they read).
     """
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}-{threading.get_ident()}")
-    torch.save({
-        "arch": arch, "num_classes": int(num_classes), "input_size": int(input_size),
-        "mean": [float(v) for v in mean], "std": [float(v) for v in std],
-        "state_dict": model.state_dict(), "heatcheck_version": __version__, **(extra or {}),
-    }, tmp)
-    os.replace(tmp, path)
+    with written(path) as fh:
+        torch.save({
+            "arch": arch, "num_classes": int(num_classes), "input_size": int(input_size),
+            "mean": [float(v) for v in mean], "std": [float(v) for v in std],
+            "state_dict": model.state_dict(), "heatcheck_version": __version__, **(extra or {}),
+        }, fh)
 
 
 def load_checkpoint(path, arch: str | None = None, num_classes: int | None = None) -> tuple[nn.Module, dict]:
@@ -134,32 +130,21 @@ def load_checkpoint(path, arch: str | None = None, num_classes: int | None = Non
     return model, meta
 
 
-#: checkpoints read by this process: (path, inode, mtime, size) -> what ``torch.load`` returned
-_READ: dict[tuple, dict] = {}
-_READ_LOCK = threading.Lock()
-#: how many checkpoints a process keeps read (a study has a few models; one job needs one)
-KEEP_CHECKPOINTS = 4
+#: checkpoints read by this process (a study has a few models; one job needs one)
+_READ = Recent(4)
 
 
 def _read_checkpoint(path: Path) -> dict:
     """``torch.load`` of a checkpoint, once per process while the file stays the same: the jobs of
     a study that run in one process (threads of Snakemake's) build their models from one read.
     Every caller gets its own model (``load_state_dict`` copies the weights into it)."""
-    st = path.stat()
-    key = (str(path.resolve()), st.st_ino, st.st_mtime_ns, st.st_size)
-    with _READ_LOCK:
-        got = _READ.pop(key, None)
-        if got is None:
-            try:
-                got = torch.load(path, map_location="cpu", weights_only=True)
-            except Exception as exc:
-                raise HeatcheckError(f"model checkpoint {path} is unreadable: {exc}") from exc
-            if not isinstance(got, dict):
-                return got
-        _READ[key] = got
-        while len(_READ) > KEEP_CHECKPOINTS:
-            _READ.pop(next(iter(_READ)))
-        return got
+    def read():
+        try:
+            return torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            raise HeatcheckError(f"model checkpoint {path} is unreadable: {exc}") from exc
+
+    return _READ.get(file_stamp(path), read)
 
 
 def prepare(model: nn.Module, meta: dict) -> nn.Module:
