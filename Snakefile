@@ -7,6 +7,9 @@ min_version("9.0")
 
 # No configfile: directive: Snakemake would merge config.yaml into every --configfile study.
 # rules/common.smk reads the study (the --configfile files, else config.yaml) and checks it.
+# The model-pass jobs (run: blocks calling heatcheck.jobs) write their wall time next to their
+# log: results/{dataset}/benchmarks/{rule}/....tsv (heatcheck.jobs.timed; no benchmark: directive,
+# whose sampling of Snakemake's process tree cost about 33 ms a job).
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/models.smk"

@@ -4,10 +4,12 @@ Runs a study end to end (by default the embedded default, ``config.yaml``, exact
 does: the local profile, then the HTML report) in a fresh folder and reports
 
 * the wall time of the run and of the report, and the number of jobs;
-* per rule, from Snakemake's ``benchmark:`` files (each job's wall time) and the timers inside
-  the jobs (the seconds each job spent in its explainer's, metric's or training loop, i.e. in
-  model passes and the tensor work around them, recorded in the job's output): jobs, job wall
-  time, in-job pass time, and the share of job wall time spent in passes;
+* per rule, from the job benchmark files (each model-pass job's wall time, from its start to the
+  end of its writes: ``results/{dataset}/benchmarks/``, written by :func:`heatcheck.jobs.timed`;
+  Snakemake's ``benchmark:`` directive for ``prepare_dataset``) and the timers inside the jobs
+  (the seconds each job spent in its explainer's, metric's or training loop, i.e. in model passes
+  and the tensor work around them, recorded in the job's output): jobs, job wall time, in-job pass
+  time, and the share of job wall time spent in passes;
 * the overall share (the issue-13 goal is >= 0.8 on the default study), and the pass time as a
   share of the run's wall time x cores (what the scheduler and the light rules cost on top).
 

@@ -26,8 +26,6 @@ rule score_metric:
         "../envs/environment.yaml"
     log:
         "results/{dataset}/logs/score_metric/{metric}/{model}/{explainer}/{shard}.log",
-    benchmark:
-        "results/{dataset}/benchmarks/score_metric/{metric}/{model}/{explainer}/{shard}.tsv"
     threads: 1
     resources:
         gpu=1,
@@ -65,8 +63,6 @@ rule score_table_light:
         "../envs/environment.yaml"
     log:
         "results/{dataset}/logs/score_table_light/{metric}/{model}/{explainer}.log",
-    benchmark:
-        "results/{dataset}/benchmarks/score_table_light/{metric}/{model}/{explainer}.tsv"
     localrule: True
     # as soon as its maps are there, between the model-pass jobs, like the merges
     priority: 1
@@ -180,8 +176,6 @@ rule compute_shapley:
         "../envs/environment.yaml"
     log:
         "results/{dataset}/logs/compute_shapley/{model}/{shard}.log",
-    benchmark:
-        "results/{dataset}/benchmarks/compute_shapley/{model}/{shard}.tsv"
     threads: 1
     resources:
         gpu=1,

@@ -15,8 +15,6 @@ rule train_model:
         "../envs/environment.yaml"
     log:
         "results/{dataset}/logs/train_model/{model}.log",
-    benchmark:
-        "results/{dataset}/benchmarks/train_model/{model}.tsv"
     # one thread: a study's models train side by side (small nets gain little from a second
     # thread, and their later jobs start as soon as each one is trained)
     threads: 1
@@ -50,8 +48,6 @@ rule load_model:
         "../envs/environment.yaml"
     log:
         "results/{dataset}/logs/load_model/{model}.log",
-    benchmark:
-        "results/{dataset}/benchmarks/load_model/{model}.tsv"
     threads: 2
     resources:
         gpu=1,

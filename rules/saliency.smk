@@ -68,8 +68,6 @@ rule compute_saliency:
         "../envs/environment.yaml"
     log:
         "results/{dataset}/logs/compute_saliency/{model}/{explainer}/{shard}.log",
-    benchmark:
-        "results/{dataset}/benchmarks/compute_saliency/{model}/{explainer}/{shard}.tsv"
     threads: 1
     resources:
         gpu=1,

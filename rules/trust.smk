@@ -11,8 +11,6 @@ use rule compute_saliency as randomized_saliency with:
         explainer="|".join(RANDOMIZED_NAMES),
     log:
         "results/{dataset}/logs/randomized_saliency/{model}/{explainer}/{shard}.log",
-    benchmark:
-        "results/{dataset}/benchmarks/randomized_saliency/{model}/{explainer}/{shard}.tsv"
 
 
 use rule compute_saliency as noisy_saliency with:
@@ -27,8 +25,6 @@ use rule compute_saliency as noisy_saliency with:
         explainer="|".join(NOISY_NAMES),
     log:
         "results/{dataset}/logs/noisy_saliency/{model}/{explainer}/{shard}.log",
-    benchmark:
-        "results/{dataset}/benchmarks/noisy_saliency/{model}/{explainer}/{shard}.tsv"
 
 
 rule noisy_inputs:
@@ -51,8 +47,6 @@ rule noisy_inputs:
         "../envs/environment.yaml"
     log:
         "results/{dataset}/logs/noisy_inputs/{model}/{noise_copy}/{shard}.log",
-    benchmark:
-        "results/{dataset}/benchmarks/noisy_inputs/{model}/{noise_copy}/{shard}.tsv"
     threads: 1
     resources:
         gpu=1,

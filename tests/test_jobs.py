@@ -147,3 +147,28 @@ if __name__ == "__main__":
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "True"  # the task ran in another process ...
     assert marker.read_text().split() == ["__main__"]  # ... which did not run main.py as __mp_main__
+
+
+def test_a_job_writes_its_wall_time_next_to_its_log_only_when_it_succeeds(tmp_path):
+    log = tmp_path / "results" / "shapes" / "logs" / "score_metric" / "insertion" / "lenet" / "grad" / "0.log"
+    assert jobs.timing_path(log) == tmp_path / "results/shapes/benchmarks/score_metric/insertion/lenet/grad/0.tsv"
+    with pytest.raises(ValueError, match="not under a logs/"):
+        jobs.timing_path(tmp_path / "x.log")
+
+    @jobs.timed
+    def job(input, output, params, wildcards, threads, log, config):
+        import time
+        time.sleep(params["sleep"])
+        if params.get("fail"):
+            raise HeatcheckError("failed")
+
+    job([], [], {"sleep": 0.2}, {}, 1, [str(log)], {})
+    import pandas as pd
+
+    table = pd.read_csv(jobs.timing_path(log), sep="\t")
+    assert list(table.columns) == list(jobs.TIMING_COLUMNS) and len(table) == 1
+    assert 0.2 <= table["s"].iloc[0] < 5 and table["h:m:s"].iloc[0] == "00:00:00"
+    failed = log.with_name("1.log")
+    with pytest.raises(HeatcheckError):
+        job([], [], {"sleep": 0.0, "fail": True}, {}, 1, [str(failed)], {})
+    assert not jobs.timing_path(failed).exists()

@@ -143,6 +143,31 @@ def test_reliability_and_sparsity_tables(tiny_run):
             assert (figures / f"{name}.{ext}").stat().st_size > 5000, name
 
 
+def test_model_pass_jobs_time_themselves_and_bench_pipeline_reads_them(tiny_run, root):
+    """Every model-pass job wrote its wall time (heatcheck.jobs.timed: no benchmark: directive),
+    and benchmarks/bench_pipeline.py reads them with the seconds each job spent in its passes,
+    which never exceed the job's time."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_pipeline", root / "benchmarks" / "bench_pipeline.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    work, _ = tiny_run
+    res = work / "results" / "shapes"
+    jobs = bench.job_table(work)
+    count = jobs.groupby("rule").size()
+    assert count["score_metric"] == len(list(res.glob("scores/*/*/*.shards/*.npz")))
+    maps = [p for p in res.glob("saliency/*/*.shards/*.json") if "+blur" not in p.parent.name]
+    assert count[["compute_saliency", "randomized_saliency", "noisy_saliency"]].sum() == len(maps)
+    light = [p for p in res.glob("scores/*/*/*.parquet") if not p.with_suffix(".shards").exists()]
+    assert count["score_table_light"] == len([p for p in light if p.parts[-3] != "mutual_verification"])
+    assert {"train_model", "compute_shapley", "noisy_inputs", "prepare_dataset"} <= set(count.index)
+    timed = jobs.dropna(subset=["passes"])
+    assert (timed["wall"] > 0).all() and (timed["passes"] <= timed["wall"] + 1e-3).all()
+    share = bench.summarize(jobs)["per_rule"]["score_metric"]["pass_share"]
+    assert 0 < share <= 1
+
+
 def test_report_gathers_figures_and_tables(tiny_run):
     work, _ = tiny_run
     run_snakemake(work, TINY, "--report", "report.html")

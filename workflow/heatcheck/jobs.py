@@ -16,8 +16,11 @@ change a result and must not rerun it; ``max_eval`` changes which shards exist, 
 
 from __future__ import annotations
 
+import functools
 import threading
+import time
 from multiprocessing import spawn
+from pathlib import Path
 from multiprocessing.context import SpawnContext, SpawnProcess
 
 from . import HeatcheckError
@@ -26,6 +29,51 @@ from .runtime import in_process_job, pick_device
 
 def _log(log):
     return log[0] if len(log) else None
+
+
+# --- job timings -------------------------------------------------------------------------------
+# Every model-pass job writes its wall time to ``results/{dataset}/benchmarks/{rule}/....tsv`` (its
+# log's path under benchmarks/ instead of logs/), in the first two columns of Snakemake's
+# benchmark files. Snakemake's own ``benchmark:`` directive did this before, at a cost: it samples
+# the memory of Snakemake's whole process tree (psutil, /proc/*/smaps) when the job starts and
+# every 0.5 s, inside the job's time, about 33 ms a job here for in-process jobs of 0.1-1.5 s.
+# The numbers it added (memory of the whole tree) do not describe a thread of Snakemake's
+# process; on a cluster, SLURM's accounting records each job's memory.
+
+#: the columns of a job's timing file (Snakemake's benchmark files begin with the same two)
+TIMING_COLUMNS = ("s", "h:m:s")
+
+
+def timing_path(logfile) -> Path:
+    """A job's timing file: its log ``results/{dataset}/logs/{rule}/...{.log}`` under
+    ``benchmarks/`` instead of ``logs/``, with the suffix ``.tsv``."""
+    parts = Path(logfile).parts
+    if "logs" not in parts:
+        raise ValueError(f"log {logfile} is not under a logs/ folder")
+    i = len(parts) - 1 - parts[::-1].index("logs")
+    return Path(*parts[:i], "benchmarks", *parts[i + 1:]).with_suffix(".tsv")
+
+
+def write_timing(path, seconds: float) -> None:
+    from .store import written
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    hms = time.strftime("%H:%M:%S", time.gmtime(seconds))
+    with written(path, "w") as fh:
+        fh.write("\t".join(TIMING_COLUMNS) + f"\n{seconds:.4f}\t{hms}\n")
+
+
+def timed(job):
+    """A job function (``job(input, output, params, wildcards, threads, log, config)``) that
+    writes its wall time to :func:`timing_path` of its log when it succeeds."""
+    @functools.wraps(job)
+    def run(input, output, params, wildcards, threads, log, config):
+        t0 = time.perf_counter()
+        job(input, output, params, wildcards, threads, log, config)
+        if len(log):
+            write_timing(timing_path(log[0]), time.perf_counter() - t0)
+    return run
 
 
 def _function(fn_name: str):
@@ -135,6 +183,7 @@ def _call(fn_name: str, threads: int, logfile, *args, own_process: bool = False,
         return _function(fn_name)(*args, device=pick_device(), **kwargs)
 
 
+@timed
 def train_model(input, output, params, wildcards, threads, log, config) -> None:
     """Rules train_model and load_model. Training draws from the global random generators (the
     weights' initialisation), so it runs in a process of its own: a worker of :func:`_worker_pool`,
@@ -146,6 +195,7 @@ def train_model(input, output, params, wildcards, threads, log, config) -> None:
           str(output.report), own_process=True, global_seed=spec["seed"], name=wildcards.model)
 
 
+@timed
 def compute_saliency(input, output, params, wildcards, threads, log, config) -> None:
     from .plugins import method_class
     from .derived import split_variant
@@ -162,6 +212,7 @@ def compute_saliency(input, output, params, wildcards, threads, log, config) -> 
 EXTRAS = ("shapley", "features", "masked", "noisy")
 
 
+@timed
 def score_metric(input, output, params, wildcards, threads, log, config) -> None:
     extras = {k: input[k] for k in EXTRAS if k in input.keys()}
     _call("heatcheck.scoring.score_shard", threads, _log(log), input.store, input.model, input.saliency,
@@ -169,6 +220,7 @@ def score_metric(input, output, params, wildcards, threads, log, config) -> None
           extras=extras, passes=dict(config.get("passes") or {}))
 
 
+@timed
 def score_table_light(input, output, params, wildcards, threads, log, config) -> None:
     """Rule score_table_light: the shards of a metric that makes no model pass, scored and written
     as its table in one job (:func:`heatcheck.scoring.score_table`)."""
@@ -181,12 +233,14 @@ def score_table_light(input, output, params, wildcards, threads, log, config) ->
           passes=dict(config.get("passes") or {}))
 
 
+@timed
 def compute_shapley(input, output, params, wildcards, threads, log, config) -> None:
     _call("heatcheck.scoring.shapley_shard", threads, _log(log), input.store, input.model, params.shapley,
           int(wildcards.shard), params.shard_size, output[0], max_eval=config["max_eval"], seed=params.seed,
           batch_size=config["batch_size"], target=params.target, passes=dict(config.get("passes") or {}))
 
 
+@timed
 def noisy_inputs(input, output, params, wildcards, threads, log, config) -> None:
     _call("heatcheck.sanity.noisy_shard", threads, _log(log), input.store, input.model, int(wildcards.noise_copy),
           params.sigma, int(wildcards.shard), params.shard_size, output[0], max_eval=config["max_eval"],
