@@ -78,8 +78,8 @@ def raw_forward(model, inputs: torch.Tensor):
 
 
 def ours(expl, x, t):
-    """The explainer called as compute_shard calls it."""
-    per = max(1, min(len(x), BATCH // max(1, math.ceil(expl.passes_per_image(x.shape[-1])))))
+    """The explainer called as compute_shard calls it (:meth:`Explainer.images_per_call`)."""
+    per = expl.images_per_call(x.shape[-1], len(x))
     index = torch.arange(len(x))
 
     def run():
@@ -181,7 +181,7 @@ def main(argv=None) -> dict:
     args = ap.parse_args(argv)
     warnings_off()
     # short measurements, several rounds: robust to other jobs sharing the machine
-    n_images = {"occlusion": 2, "rise": 1, "lime": 1} if args.quick else {"occlusion": 8, "rise": 1, "lime": 2}
+    n_images = {"occlusion": 7, "rise": 1, "lime": 2} if args.quick else {"occlusion": 14, "rise": 1, "lime": 4}
     runs = []
     for threads in args.threads:
         torch.set_num_threads(threads)

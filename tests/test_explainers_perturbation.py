@@ -113,6 +113,43 @@ def test_occlusion_geometry_defaults_and_pass_count():
         Occlusion(model, window=20).attribute(torch.zeros(1, 3, 16, 16), torch.tensor([0]))
 
 
+def test_occlusion_map_does_not_depend_on_batching():
+    model = small_cnn()
+    x = torch.randn(3, 3, 16, 16, generator=torch.Generator().manual_seed(4))
+    t = torch.tensor([0, 2, 4])
+    together = Occlusion(model, window=4, stride=2, batch_size=40).attribute(x, t)
+    alone = torch.cat([Occlusion(model, window=4, stride=2, batch_size=256).attribute(x[i:i + 1], t[i:i + 1])
+                       for i in range(3)])
+    torch.testing.assert_close(together, alone, atol=1e-6, rtol=1e-5)
+
+
+def test_a_streaming_method_is_given_images_that_fill_its_forward_chunks():
+    """compute_shard gives occlusion (257 passes an image at 32 px) 7 images a call at batch 256,
+    whose forward passes are all full but the call's last; a method that does not stream gets
+    the images that fill one batch."""
+    from heatcheck.explainers.base import STREAM_CHUNKS
+
+    sizes = []
+
+    class Recording(nn.Module):
+        def __init__(self, model):
+            super().__init__()
+            self.model = model
+
+        def forward(self, z):
+            sizes.append(len(z))
+            return self.model(z)
+
+    occ = Occlusion(Recording(small_cnn(size=32)), batch_size=256)
+    per = occ.images_per_call(32, 32)
+    assert occ.passes_per_image(32) == 257 and per == STREAM_CHUNKS * 256 // 257 == 7
+    assert occ.images_per_call(32, 3) == 3
+    occ.attribute(torch.randn(per, 3, 32, 32), torch.zeros(per, dtype=torch.long))
+    assert sizes == [256] * per + [per]
+    ig = EXPLAINERS.get("integrated_gradients")(small_cnn(size=32), batch_size=256, steps=32)
+    assert not ig.streams and ig.images_per_call(32, 32) == 256 // int(ig.passes_per_image(32)) == 4
+
+
 # ------------------------------------------------------------------------------------------
 # RISE
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import math
 import time
 
 import numpy as np
@@ -125,7 +124,7 @@ def _compute_shard(store_path, model_path, sal_path, name, params, shard, shard_
     mean, std = input_normalization(meta)
     expl = make_explainer(explainer, model, params, batch_size=batch_size, seed=seed, background=background,
                           mean=list(mean), std=list(std))
-    per = max(1, min(len(x), batch_size // max(1, math.ceil(expl.passes_per_image(min(x.shape[-2:]))))))
+    per = expl.images_per_call(min(x.shape[-2:]), len(x))
     t0 = time.perf_counter()
     maps = []
     for i in tqdm(range(0, len(x), per), desc=f"{explainer} shard {shard}", unit="chunk", mininterval=2):
