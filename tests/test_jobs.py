@@ -152,8 +152,7 @@ if __name__ == "__main__":
 def test_a_job_writes_its_wall_time_next_to_its_log_only_when_it_succeeds(tmp_path):
     log = tmp_path / "results" / "shapes" / "logs" / "score_metric" / "insertion" / "lenet" / "grad" / "0.log"
     assert jobs.timing_path(log) == tmp_path / "results/shapes/benchmarks/score_metric/insertion/lenet/grad/0.tsv"
-    with pytest.raises(ValueError, match="not under a logs/"):
-        jobs.timing_path(tmp_path / "x.log")
+    assert jobs.timing_path(tmp_path / "x.log") is None
 
     @jobs.timed
     def job(input, output, params, wildcards, threads, log, config):
@@ -172,3 +171,5 @@ def test_a_job_writes_its_wall_time_next_to_its_log_only_when_it_succeeds(tmp_pa
     with pytest.raises(HeatcheckError):
         job([], [], {"sleep": 0.0, "fail": True}, {}, 1, [str(failed)], {})
     assert not jobs.timing_path(failed).exists()
+    job([], [], {"sleep": 0.0}, {}, 1, [str(tmp_path / "elsewhere.log")], {})  # succeeds, untimed
+    assert not list(tmp_path.glob("*.tsv")) and not (tmp_path / "benchmarks").exists()

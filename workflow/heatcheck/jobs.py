@@ -44,12 +44,12 @@ def _log(log):
 TIMING_COLUMNS = ("s", "h:m:s")
 
 
-def timing_path(logfile) -> Path:
+def timing_path(logfile) -> Path | None:
     """A job's timing file: its log ``results/{dataset}/logs/{rule}/...{.log}`` under
-    ``benchmarks/`` instead of ``logs/``, with the suffix ``.tsv``."""
+    ``benchmarks/`` instead of ``logs/``, with the suffix ``.tsv`` (None for a log elsewhere)."""
     parts = Path(logfile).parts
     if "logs" not in parts:
-        raise ValueError(f"log {logfile} is not under a logs/ folder")
+        return None
     i = len(parts) - 1 - parts[::-1].index("logs")
     return Path(*parts[:i], "benchmarks", *parts[i + 1:]).with_suffix(".tsv")
 
@@ -66,13 +66,15 @@ def write_timing(path, seconds: float) -> None:
 
 def timed(job):
     """A job function (``job(input, output, params, wildcards, threads, log, config)``) that
-    writes its wall time to :func:`timing_path` of its log when it succeeds."""
+    writes its wall time to :func:`timing_path` of its log when it succeeds (a job whose log is
+    not under a ``logs/`` folder is not timed: its results count, not its time)."""
     @functools.wraps(job)
     def run(input, output, params, wildcards, threads, log, config):
         t0 = time.perf_counter()
         job(input, output, params, wildcards, threads, log, config)
-        if len(log):
-            write_timing(timing_path(log[0]), time.perf_counter() - t0)
+        path = timing_path(log[0]) if len(log) else None
+        if path is not None:
+            write_timing(path, time.perf_counter() - t0)
     return run
 
 
