@@ -72,7 +72,8 @@ def timed(job):
     def run(input, output, params, wildcards, threads, log, config):
         t0 = time.perf_counter()
         job(input, output, params, wildcards, threads, log, config)
-        path = timing_path(log[0]) if len(log) else None
+        logfile = _log(log)
+        path = timing_path(logfile) if logfile else None
         if path is not None:
             write_timing(path, time.perf_counter() - t0)
     return run

@@ -282,9 +282,8 @@ def resize_saliency(path, ids: list[str]) -> None:
         return
     meta["shape"][0] = len(ids)
     attrs.update({"ids": ids, "complete": False})
-    tmp = _tmp_path(meta_path)
-    tmp.write_text(json.dumps(meta, indent=2))
-    os.replace(tmp, meta_path)
+    with written(meta_path, "w") as fh:
+        fh.write(json.dumps(meta, indent=2))
 
 
 def write_saliency_shard(path, start: int, maps: np.ndarray, chunk: int, ids: list[str] | None = None) -> None:

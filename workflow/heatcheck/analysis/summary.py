@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..store import written
 from .tables import read_table
 from .trust import CHECKS, card_cells
 
@@ -143,9 +144,8 @@ def write_summary(inputs: dict, datasets: list[str], out_rst, logfile=None) -> s
                       f"randomization test: {link('randomization.png')})", ""]
             lines += card_section(read_table(of["report_card"][0], keep_default_na=False, na_values=[""]))
     text = "\n".join(lines) + "\n"
-    tmp = Path(str(out_rst) + ".tmp")
-    tmp.write_text(text)
-    tmp.replace(out_rst)
+    with written(out_rst, "w") as fh:
+        fh.write(text)
     if logfile:
         with open(logfile, "a") as fh:
             fh.write(f"summary page {out_rst}: {len(datasets)} datasets, {len(lines)} lines\n")
